@@ -1,0 +1,1 @@
+"""The inspector: pulls finished clips from watchers, verifies, stores and analyzes them."""

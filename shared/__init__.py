@@ -1,0 +1,1 @@
+"""Code shared by the watcher and the inspector (naming, manifest, atomic files, config, errors)."""

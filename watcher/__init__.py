@@ -1,0 +1,1 @@
+"""The watcher: camera -> motion detection -> crash-safe published clips."""

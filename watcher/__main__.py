@@ -1,0 +1,91 @@
+"""``python -m watcher``: run the watcher.
+
+    python -m watcher [--config FILE] [--source SRC] [--data-dir DIR] [--duration SECONDS] [--realtime]
+
+Exit status: 0 after a clean stop (end of file, --duration, SIGTERM/SIGINT) with every clip
+published; 78 for a configuration error; 69 if the source cannot be opened; 73 for an
+unusable data directory; 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from types import FrameType
+
+from shared.errors import AppError, ConfigError, SourceUnavailable
+from shared.logsetup import setup_logging
+from shared.manifest import Manifest
+from watcher.config import WatcherConfig, load_config
+from watcher.datadir import DataDir
+from watcher.encoder import EncoderError
+from watcher.sources import SourceError
+
+logger = logging.getLogger("watcher")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m watcher", description="Motion-triggered clip recorder.")
+    p.add_argument("--config", help="TOML config file (every key optional)")
+    p.add_argument("--source", help="synthetic | file:PATH | device:N | rtsp://... | picamera2")
+    p.add_argument("--data-dir", help="directory for temp_clips/, recorded_clips/ and status.json")
+    p.add_argument("--duration", type=float, help="stop after this many seconds of scene/media time")
+    p.add_argument("--realtime", action="store_true", help="pace file and synthetic sources in real time")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> WatcherConfig:
+    cfg = load_config(args.config)
+    if args.source:
+        cfg = replace(cfg, source=replace(cfg.source, spec=args.source))
+    if args.realtime:
+        cfg = replace(cfg, source=replace(cfg.source, realtime=True))
+    if args.data_dir:
+        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+    if args.duration is not None and args.duration <= 0:
+        raise ConfigError("--duration", "duration", "must be positive")
+    return cfg
+
+
+def _print_published(m: Manifest, dirs: DataDir) -> None:
+    flag = " (salvaged)" if m.salvaged else ""
+    print(f"published {dirs.clip(m.id)}  {m.frames} frames, {m.duration_s:.1f} s, {m.size} bytes{flag}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: finishing the current clip", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        cfg = build_config(args)
+        from watcher.pipeline import run_watcher  # heavy imports after argument checks
+
+        result = run_watcher(cfg, duration_s=args.duration, stop=stop, on_published=_print_published)
+    except SourceError as e:
+        logger.error("%s", e)
+        return SourceUnavailable.exit_code
+    except EncoderError as e:
+        logger.error("%s", e)
+        return ConfigError.exit_code
+    except AppError as e:
+        logger.error("%s", e)
+        return e.exit_code
+    print(f"{len(result.clips)} clip(s) published in {cfg.watcher.data_dir}/recorded_clips "
+          f"({result.frames} frames processed)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

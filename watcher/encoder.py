@@ -1,0 +1,89 @@
+"""Continuous software encoder (PyAV): BGR frames in, H.264 packets out.
+
+Opened *without* the global-header flag, so SPS/PPS travel in-band with every keyframe and
+any run of packets starting at a keyframe can be muxed into its own MP4 (see FACTS.md).
+``tune=zerolatency`` means no B-frames and no lookahead: one packet out per frame in, with
+``pts == dts``, which keeps the pre-roll and the trigger aligned frame by frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from watcher.frames import EncodedPacket
+
+logger = logging.getLogger(__name__)
+
+TIME_BASE = Fraction(1, 90_000)
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    codec: str = field(default="libx264", metadata={"help": "FFmpeg encoder name (libx264, h264_v4l2m2m, ...)"})
+    preset: str = field(default="veryfast", metadata={"help": "x264 preset (ignored by other encoders)"})
+    bitrate: int = field(default=2_000_000, metadata={"min": 100_000, "max": 50_000_000, "help": "bits per second"})
+    gop_s: float = field(default=2.0, metadata={"min": 0.2, "max": 10.0, "help": "seconds between keyframes"})
+
+
+class EncoderError(RuntimeError):
+    pass
+
+
+class VideoEncoder:
+    def __init__(self, width: int, height: int, fps: float, settings: EncoderSettings = EncoderSettings()) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.settings = settings
+        try:
+            ctx = av.CodecContext.create(settings.codec, "w")
+        except (av.error.FFmpegError, ValueError) as e:  # unknown codec name
+            raise EncoderError(f"encoder {settings.codec!r} is not available: {e}") from e
+        ctx.width, ctx.height = width, height
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = TIME_BASE
+        ctx.framerate = Fraction(fps).limit_denominator(1001)
+        ctx.gop_size = max(1, round(settings.gop_s * fps))
+        ctx.bit_rate = settings.bitrate
+        ctx.max_b_frames = 0
+        if settings.codec == "libx264":
+            ctx.options = {"preset": settings.preset, "tune": "zerolatency", "forced-idr": "1"}
+        try:
+            ctx.open()
+        except av.error.FFmpegError as e:
+            raise EncoderError(f"could not open encoder {settings.codec!r}: {e}") from e
+        self._ctx = ctx
+        self.codec_name = ctx.codec.name if settings.codec != "libx264" else "h264"
+        self.frames_in = 0
+        self._last_pts = -1
+
+    def encode(self, image: np.ndarray, t: float, *, force_keyframe: bool = False) -> list[EncodedPacket]:
+        """Encode one BGR frame shown at media time ``t`` seconds."""
+        h, w = image.shape[:2]
+        if (w, h) != (self.width, self.height):
+            image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        pts = max(round(t / TIME_BASE), self._last_pts + 1)  # strictly increasing
+        self._last_pts = pts
+        frame.pts = pts
+        frame.time_base = TIME_BASE
+        if force_keyframe:
+            frame.pict_type = av.video.frame.PictureType.I
+        self.frames_in += 1
+        return self._convert(self._ctx.encode(frame))
+
+    def flush(self) -> list[EncodedPacket]:
+        return self._convert(self._ctx.encode(None))
+
+    def _convert(self, packets: list[av.Packet]) -> list[EncodedPacket]:
+        out = []
+        for p in packets:
+            pts = p.pts if p.pts is not None else p.dts
+            dts = p.dts if p.dts is not None else pts
+            out.append(EncodedPacket(bytes(p), pts, dts, TIME_BASE, bool(p.is_keyframe), float(pts * TIME_BASE)))
+        return out

@@ -1,0 +1,122 @@
+"""Recorder: turns trigger actions and the encoded packet stream into clips.
+
+Runs on the pipeline thread only. Every packet enters the pre-roll; while a clip is open it
+also goes to the ClipWriter. A clip always starts at a keyframe: at START the pre-roll is
+drained from the latest keyframe at least ``pre_roll_s`` before the motion began; at ROLLOVER
+the current clip ends just before the next keyframe (which the pipeline forces at once) and
+the continuation starts with it, so no frame is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from watcher.frames import EncodedPacket
+from watcher.preroll import PreRollBuffer
+from watcher.publish import ClipMeta
+from watcher.trigger import Action
+
+logger = logging.getLogger(__name__)
+
+
+class ClipSink(Protocol):
+    def open_clip(self, meta: ClipMeta) -> None: ...
+    def write(self, packet: EncodedPacket) -> None: ...
+    def close_clip(self, meta: ClipMeta) -> None: ...
+
+
+class Recorder:
+    def __init__(
+        self,
+        sink: ClipSink,
+        preroll: PreRollBuffer,
+        *,
+        template: ClipMeta,
+        pre_roll_s: float,
+        new_id: Callable[[datetime], str],
+    ) -> None:
+        self.sink = sink
+        self.preroll = preroll
+        self.template = template  # camera, codec, size, fps, wall_epoch0; id and motion fields unused
+        self.pre_roll_s = pre_roll_s
+        self.new_id = new_id
+        self.clip: ClipMeta | None = None
+        self._pending_start: float | None = None  # motion start of an event waiting for a keyframe
+        self._pending_rollover = False
+        self._last_written_t: float | None = None
+
+    @property
+    def wants_keyframe(self) -> bool:
+        """True when the next frame should be encoded as a keyframe."""
+        return self._pending_start is not None or self._pending_rollover
+
+    def apply(self, actions: list[Action], motion_start: float | None) -> None:
+        for action in actions:
+            if action is Action.START:
+                start = motion_start if motion_start is not None else 0.0
+                snap = self.preroll.snapshot(start - self.pre_roll_s, after=self._last_written_t)
+                if snap:
+                    self._open(snap[0], continuation_of=None, motion_start=motion_start)
+                    for p in snap:
+                        self._write(p)
+                else:
+                    self._pending_start = start
+            elif action is Action.ROLLOVER:
+                if self.clip is not None or self._pending_start is not None:
+                    self._pending_rollover = self.clip is not None
+            elif action is Action.FINISH:
+                self._pending_start = None
+                self._pending_rollover = False
+                self.close()
+
+    def add(self, packets: list[EncodedPacket], t: float, motion: bool, score: float,
+            boxes: tuple[tuple[float, float, float, float], ...]) -> None:
+        for p in packets:
+            self.preroll.append(p)
+            if p.keyframe:
+                if self._pending_start is not None:
+                    self._open(p, continuation_of=None, motion_start=self._pending_start)
+                    self._pending_start = None
+                elif self._pending_rollover and self.clip is not None:
+                    prev = self.clip.id
+                    self.close()
+                    self._pending_rollover = False
+                    self._open(p, continuation_of=prev)
+            if self.clip is not None:
+                self._write(p)
+        clip = self.clip
+        if clip is not None and motion:
+            if clip.motion_start_s is None:
+                clip.motion_start_s = round(t, 6)
+            clip.motion_end_s = round(t, 6)
+            if score > clip.peak_motion:
+                clip.peak_motion = score
+                clip.motion_boxes = [list(b) for b in boxes[:16]]
+
+    def close(self) -> None:
+        if self.clip is not None:
+            self.sink.close_clip(replace(self.clip, motion_boxes=list(self.clip.motion_boxes)))
+            self.clip = None
+
+    def _open(self, first: EncodedPacket, *, continuation_of: str | None, motion_start: float | None = None) -> None:
+        meta = replace(
+            self.template,
+            id=self.new_id(self.template.wall(first.t)),
+            media_start_s=round(first.t, 6),
+            motion_start_s=None if motion_start is None else round(motion_start, 6),
+            motion_end_s=None,
+            peak_motion=0.0,
+            motion_boxes=[],
+            continuation_of=continuation_of,
+        )
+        self.clip = meta
+        self.sink.open_clip(replace(meta))
+        logger.debug("clip %s opens at media t=%.3f", meta.id, first.t)
+
+    def _write(self, p: EncodedPacket) -> None:
+        self.sink.write(p)
+        self._last_written_t = p.t

@@ -1,0 +1,146 @@
+"""Salvage after a crash: publish what a dead writer left in temp_clips/, remove what cannot be saved.
+
+A temp file whose flock can be taken has no live writer (the kernel drops a dead process's
+locks), so it is an orphan; one whose lock is held is never touched. The same code serves
+the watcher at start-up and the cleanup command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+
+from shared.atomic import atomic_write_bytes
+from shared.manifest import Manifest, sha256_file, utc_iso
+from shared.naming import InvalidClipId, parse_clip_id
+from watcher.container import remux_to_mp4
+from watcher.datadir import META_SUFFIX, PART_SUFFIX, DataDir, try_lock_file
+from watcher.publish import ClipMeta, NothingToPublish, publish_clip, remove_temp_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SalvageReport:
+    salvaged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped_live: list[str] = field(default_factory=list)
+    manifests_rebuilt: list[str] = field(default_factory=list)
+
+
+def _meta_for(dirs: DataDir, clip_id: str, default_fps: float) -> ClipMeta:
+    try:
+        return ClipMeta.from_json(dirs.meta(clip_id).read_bytes())
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        parsed = parse_clip_id(clip_id)
+        logger.warning("%s: sidecar unusable (%s); using the id's start time", clip_id, e)
+        return ClipMeta(
+            id=clip_id, camera=parsed.camera, codec="h264", width=0, height=0, fps=default_fps,
+            media_start_s=0.0, wall_epoch0=parsed.started.timestamp(),
+        )
+
+
+def salvage(dirs: DataDir, *, default_fps: float = 30.0, dry_run: bool = False) -> SalvageReport:
+    """Salvage every orphaned temp clip in ``dirs``; see the module docstring."""
+    report = SalvageReport()
+    if not dirs.temp.is_dir():
+        return report
+    for part in sorted(dirs.temp.glob(f"*{PART_SUFFIX}")):
+        clip_id = part.name[: -len(PART_SUFFIX)]
+        fd = try_lock_file(part)
+        if fd is None:
+            if part.exists():
+                report.skipped_live.append(clip_id)
+                logger.info("%s is held by a live writer; leaving it alone", part.name)
+            continue
+        try:
+            try:
+                parse_clip_id(clip_id)
+            except InvalidClipId:
+                logger.warning("removing %s: not a clip id", part.name)
+                if not dry_run:
+                    part.unlink(missing_ok=True)
+                report.removed.append(clip_id)
+                continue
+            if dry_run:
+                report.salvaged.append(clip_id)
+                continue
+            meta = _meta_for(dirs, clip_id, default_fps)
+            try:
+                m = publish_clip(dirs, meta, salvaged=True)
+                logger.warning("salvaged %s: %d frames, %.1f s", m.id, m.frames, m.duration_s)
+                report.salvaged.append(clip_id)
+            except (NothingToPublish, av.error.FFmpegError) as e:
+                logger.warning("removing %s: nothing decodable (%s)", part.name, e)
+                remove_temp_files(dirs, clip_id)
+                report.removed.append(clip_id)
+        finally:
+            os.close(fd)
+    if not dry_run:
+        _remove_stray_temp(dirs)
+        report.manifests_rebuilt = _rebuild_missing_manifests(dirs)
+    return report
+
+
+def _remove_stray_temp(dirs: DataDir) -> None:
+    """Remove sidecars and intermediate files whose .part no longer exists (publish had finished)."""
+    for p in dirs.temp.iterdir():
+        name = p.name
+        if name.endswith(PART_SUFFIX) or not p.is_file():
+            continue
+        if name.endswith(META_SUFFIX):
+            clip_id = name[: -len(META_SUFFIX)]
+        elif name.endswith(".tmp"):
+            clip_id = name.lstrip(".").split(".", 1)[0]
+        else:
+            continue
+        if not dirs.part(clip_id).exists():
+            logger.info("removing stray temp file %s", name)
+            p.unlink(missing_ok=True)
+
+
+def _rebuild_missing_manifests(dirs: DataDir) -> list[str]:
+    """A clip renamed into recorded_clips/ whose manifest was never written (crash between the
+    two steps) is complete, since it was fsynced before the rename: give it its manifest."""
+    rebuilt = []
+    for clip in sorted(dirs.recorded.glob("*.mp4")):
+        clip_id = clip.stem
+        if dirs.manifest(clip_id).exists() or dirs.part(clip_id).exists():
+            continue
+        try:
+            parsed = parse_clip_id(clip_id)
+        except InvalidClipId:
+            continue
+        probe = dirs.tmp(clip_id, "probe")
+        try:
+            r = remux_to_mp4(str(clip), str(probe))
+        except av.error.FFmpegError as e:
+            logger.error("%s has no manifest and does not decode (%s); leaving it for inspection", clip.name, e)
+            continue
+        finally:
+            probe.unlink(missing_ok=True)
+        size, sha = sha256_file(clip)
+        start = parsed.started
+        end = datetime.fromtimestamp(start.timestamp() + r.last_s - r.first_s, tz=timezone.utc)
+        fps = (r.frames - 1) / (r.last_s - r.first_s) if r.frames > 1 and r.last_s > r.first_s else 0.0
+        m = Manifest(
+            id=clip_id, camera=parsed.camera, file=clip.name, size=size, sha256=sha, codec=r.codec,
+            width=r.width, height=r.height, fps=round(fps, 3) or 1.0, frames=r.frames,
+            started_at=utc_iso(start), ended_at=utc_iso(end), media_start_s=r.first_s, media_end_s=r.last_s,
+            motion_start_s=None, motion_end_s=None, peak_motion=0.0, salvaged=True,
+            duration_s=round(r.last_s - r.first_s, 6),
+        )
+        atomic_write_bytes(dirs.manifest(clip_id), m.to_json(), tmp_dir=dirs.temp)
+        logger.warning("wrote the missing manifest of %s", clip_id)
+        rebuilt.append(clip_id)
+    return rebuilt
+
+
+def describe(report: SalvageReport) -> str:
+    return json.dumps(report.__dict__)
