@@ -1,0 +1,69 @@
+"""Run the watcher as a real process and follow its log lines (no sleeps: we wait on the lines)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WatcherProcess:
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", *args], cwd=cwd or ROOT, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.log: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, needle: str, timeout: float = 60.0, count: int = 1) -> str:
+        """Block until the count-th log line containing ``needle`` arrives; fail at the deadline."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line with {needle!r} within {timeout} s; log tail: {self.log[-10:]}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise EOFError(f"process ended before {needle!r}; log tail: {self.log[-15:]}")
+            self.log.append(line)
+            if needle in line:
+                seen += 1
+                if seen >= count:
+                    return line
+
+    def next_line(self, timeout: float) -> str | None:
+        """The next log line, or None if none arrived within ``timeout`` (or the process ended)."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is not None:
+            self.log.append(line)
+        return line
+
+    def finish(self, timeout: float = 120.0) -> int:
+        rc = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        while (line := self.lines.get_nowait() if not self.lines.empty() else None) is not None:
+            self.log.append(line)
+        return rc
