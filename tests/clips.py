@@ -53,3 +53,20 @@ def verify_recorded(recorded: Path, *, decode: bool = True) -> list[Manifest]:
     for j in recorded.glob("*.json"):
         assert j.with_suffix(".mp4").exists(), f"manifest {j.name} without its clip"
     return manifests
+
+
+def write_video(path: Path, frames: list, fps: float, *, crf: int = 20) -> Path:
+    """Write BGR frames as an H.264 MP4 (a real camera file stand-in for file: sources)."""
+    from fractions import Fraction
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(crf), "preset": "veryfast"}
+        for img in frames:
+            for p in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(p)
+        for p in st.encode(None):
+            out.mux(p)
+    return path

@@ -29,27 +29,11 @@ from watcher.sources.picamera2_source import (
     luma_from_yuv420,
 )
 
+from tests.conftest import drop_picamera2_modules
+
 REPO = Path(__file__).resolve().parents[2]
-FAKES = REPO / "tests" / "fakes"
 SPS_START = b"\x00\x00\x00\x01\x67"
 JOIN_S = 5.0  # generous upper bound for a thread to finish; the tests never wait this long when passing
-
-
-def _drop_picamera2_modules() -> None:
-    for name in list(sys.modules):
-        if name == "picamera2" or name.startswith("picamera2."):
-            del sys.modules[name]
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    """The fake picamera2 package, first on sys.path; its knobs reset; modules dropped after."""
-    _drop_picamera2_modules()
-    monkeypatch.syspath_prepend(str(FAKES))
-    module = importlib.import_module("picamera2._fake")
-    module.reset()
-    yield module
-    _drop_picamera2_modules()
 
 
 @pytest.fixture
@@ -415,7 +399,7 @@ def test_module_imports_without_picamera2_and_does_not_import_it():
 
 
 def test_missing_picamera2_gives_an_actionable_error(monkeypatch):
-    _drop_picamera2_modules()
+    drop_picamera2_modules()
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import picamera2 -> ImportError
     with pytest.raises(SourceError) as caught:
         Picamera2Source().open()
