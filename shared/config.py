@@ -85,23 +85,27 @@ def _coerce(value: Any, tp: Any, where: str, path: str) -> Any:
     raise ConfigError(path, where, f"unsupported type {_type_name(tp)}")
 
 
+def _join(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
+
+
 def build_section(cls: type[T], table: Any, *, path: str, section: str) -> T:
     """Build dataclass ``cls`` from a TOML table; see the module docstring."""
     if table is None:
         table = {}
     if not isinstance(table, dict):
-        raise ConfigError(path, section, f"expected a table, got {type(table).__name__}")
+        raise ConfigError(path, section or "-", f"expected a table, got {type(table).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     for key in table:
         if key not in fields:
             known = ", ".join(sorted(fields))
-            raise ConfigError(path, f"{section}.{key}", f"unknown key (known keys: {known})")
+            raise ConfigError(path, _join(section, key), f"unknown key (known keys: {known})")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in table:
             continue
-        where = f"{section}.{name}"
+        where = _join(section, name)
         value = _coerce(table[name], hints[name], where, path)
         meta = f.metadata
         if "choices" in meta and value not in meta["choices"]:

@@ -28,3 +28,24 @@ def fake(monkeypatch):
     drop_picamera2_modules()
 
 
+
+
+@pytest.fixture
+def sshd(tmp_path_factory):
+    """A real OpenSSH sshd on a loopback port with throwaway keys. Missing sshd fails, never skips."""
+    from inspector.throwaway_sshd import ThrowawaySshd
+
+    server = ThrowawaySshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def watcher_clips(tmp_path_factory) -> Path:
+    """recorded_clips/ of a real watcher run on the synthetic scene (made once per session)."""
+    from tests.inspector_env import make_watcher_clips
+
+    data = tmp_path_factory.mktemp("watcher-run")
+    assert len(make_watcher_clips(data)) >= 3
+    return data / "recorded_clips"

@@ -39,8 +39,13 @@ logger = logging.getLogger(__name__)
 Polygon = tuple[tuple[float, float], ...]
 Box = tuple[float, float, float, float]
 
-_BLOCK = 8  # pixels per side of a lighting block at working resolution
-_GAIN_WINDOW = 5  # lighting blocks per side of the local gain median (float32 medianBlur: 3 or 5)
+_BLOCK_FRACTION = 1 / 50  # side of a lighting block, fraction of the working width
+_SATURATED = 235.0  # grey level above which a pixel may be clipped by the sensor
+_GAIN_WINDOW = 5
+_REL = 0.05
+_RELIT = True
+_REFINE = 0.08
+_PUREGAIN = False  # lighting blocks per side of the local gain median (float32 medianBlur: 3 or 5)
 
 
 def _check_mask(mask: tuple[Polygon, ...]) -> str | None:
@@ -81,6 +86,10 @@ class DetectorSettings:
     )
     scene_change: float = field(
         default=0.4, metadata={"min": 0.05, "max": 1.0, "help": "changed fraction that means a new scene (re-learn)"}
+    )
+    lighting_jump: float = field(
+        default=0.1,
+        metadata={"min": 0.01, "max": 5.0, "help": "brightness jump between frames (log ratio) that means a new scene"},
     )
     mask: tuple[Polygon, ...] = field(
         default=(), metadata={"check": _check_mask, "help": "polygons to ignore, normalized (x, y) points"}
@@ -127,18 +136,20 @@ class MotionDetector:
 
     def _start(self, cur: np.ndarray, t: float) -> None:
         h, w = cur.shape
+        s = self.settings
         self._shape = (h, w)
         self._bg = cur.copy()
-        self._bg_lo = self._bg_hi = self._bg
-        self._var = np.full((h, w), (self.settings.min_threshold / self.settings.threshold) ** 2, np.float32)
-        self._thr = np.full((h, w), self.settings.min_threshold, np.float32)
+        self._var = np.full((h, w), (s.min_threshold / s.threshold) ** 2, np.float32)
+        self._thr = np.full((h, w), s.min_threshold, np.float32)
         self._prev_fg = np.zeros((h, w), np.uint8)
-        self._cshape = (max(1, w // _BLOCK), max(1, h // _BLOCK))
-        self._gain_c = np.ones(self._cshape[::-1], np.float32)
-        self._warm_until = t + self.settings.warmup_s
+        block = max(2, round(w * _BLOCK_FRACTION))
+        self._cshape = (max(1, w // block), max(1, h // block))
+        self._warm_until = t + s.warmup_s
         self._refresh_at = t
+        self._ratio_c = np.ones(self._cshape[::-1], np.float32)
+        self._bg_lo = self._bg_hi = self._bg
         valid = np.full((h, w), 255, np.uint8)
-        for poly in self.settings.mask:
+        for poly in s.mask:
             pts = np.array([[x * (w - 1), y * (h - 1)] for x, y in poly], np.float32)
             cv2.fillPoly(valid, [np.round(pts).astype(np.int32)], 0)
         self._valid = valid
@@ -158,64 +169,84 @@ class MotionDetector:
         self._t_last = t
         warming = t < self._warm_until
 
-        a, b, gain = self._lighting(cur)
-        # current frame mapped back to the background's lighting: cur = (a * bg + b) * gain
-        norm = cv2.addWeighted(cv2.divide(cur, gain), 1.0 / a, cur, 0.0, -b / a)
-        # residual outside the background's min..max over the shake neighbourhood, in current-frame units
-        r = cv2.max(cv2.subtract(norm, self._bg_hi), cv2.subtract(self._bg_lo, norm))
-        r = cv2.multiply(cv2.max(r, 0.0), gain, scale=a)
-        fg = cv2.compare(r, self._thr, cv2.CMP_GT)
-        fg = cv2.bitwise_and(fg, self._valid)
+        gain, jump = self._lighting(cur)
+        self._dbg_jump = jump
+        if not warming and jump > s.lighting_jump:
+            return self._scene_change(cur, t, f"brightness jumped by {100 * (math.exp(jump) - 1):.0f}%")
+        # the frame in the background's lighting; the residual is what lies outside the background's
+        # min..max over the shake neighbourhood, converted back to grey levels of the current frame
+        norm = cv2.divide(cur, gain)
+        below = cv2.subtract(self._bg_lo, norm)
+        below[cur >= _SATURATED] = 0.0  # a clipped pixel may be darker than its true brightness, not brighter
+        r = cv2.multiply(cv2.max(cv2.max(cv2.subtract(norm, self._bg_hi), below), 0.0), gain)
+        thr = cv2.scaleAdd(cur, _REL, self._thr) if _REL else self._thr
+        fg = cv2.bitwise_and(cv2.compare(r, thr, cv2.CMP_GT), self._valid)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
         changed = cv2.countNonZero(fg) / self._valid_area
-
         if not warming and changed > s.scene_change:
-            logger.info("scene change (%.0f%% of the frame changed): re-learning the background", 100 * changed)
-            self._start(cur, t)
-            return MotionResult(False, 0.0, (), warming_up=s.warmup_s > 0)
+            return self._scene_change(cur, t, f"{100 * changed:.0f}% of the frame changed")
 
-        persistent = cv2.bitwise_and(fg, cv2.dilate(self._prev_fg, self._kernel))
+        persistent = cv2.morphologyEx(cv2.bitwise_and(fg, self._prev_fg), cv2.MORPH_OPEN, self._kernel)
         self._prev_fg = fg
-        self._learn(cur, r, fg, dt, warming, t)
+        self._learn(cur, gain, r, fg, dt, warming, t)
         if warming:
             return MotionResult(False, 0.0, (), warming_up=True)
         return self._blobs(persistent)
 
-    def _lighting(self, cur: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """Global affine (a, b) and local gain map such that cur ~ (a * bg + b) * gain."""
+    def _scene_change(self, cur: np.ndarray, t: float, why: str) -> MotionResult:
+        logger.info("scene change (%s): re-learning the background", why)
+        self._start(cur, t)
+        return MotionResult(False, 0.0, (), warming_up=self.settings.warmup_s > 0)
+
+    def _lighting(self, cur: np.ndarray) -> tuple[np.ndarray, float]:
+        """Smooth gain map from the background to the current frame, and the frame's typical
+        brightness change (median |log ratio| over blocks; large when the whole scene jumps)."""
         cur_c = cv2.resize(cur, self._cshape, interpolation=cv2.INTER_AREA)
         bg_c = cv2.resize(self._bg, self._cshape, interpolation=cv2.INTER_AREA)
-        fg_c = cv2.resize(self._prev_fg, self._cshape, interpolation=cv2.INTER_AREA)
-        quiet = self._valid_c & (fg_c < 8)
-        x, y = bg_c[quiet], cur_c[quiet]
-        a, b = _robust_affine(x, y) if x.size >= 16 else (1.0, 0.0)
-        base_c = a * bg_c + b
-        ratio = (cur_c + 1.0) / (np.maximum(base_c, 0.0) + 1.0)
-        ratio = np.where(quiet, ratio, self._gain_c).astype(np.float32)
-        gain_c = cv2.medianBlur(ratio, _GAIN_WINDOW) if min(self._cshape) >= _GAIN_WINDOW else ratio
-        self._gain_c = gain_c = np.clip(gain_c, 0.1, 10.0)
-        return a, b, cv2.resize(gain_c, self._shape[::-1], interpolation=cv2.INTER_LINEAR)
+        usable = self._valid_c & (cur_c < _SATURATED) & (bg_c < _SATURATED)
+        ratio = (cur_c + 1.0) / (bg_c + 1.0)
+        ratio[~usable] = 1.0
+        step = np.abs(np.log(ratio[usable] / self._ratio_c[usable]))
+        jump = float(np.median(step)) if step.size else 0.0
+        self._ratio_c = ratio.copy()
+        if min(self._cshape) >= _GAIN_WINDOW:
+            ratio = cv2.medianBlur(ratio, _GAIN_WINDOW)
+        if _REFINE:
+            rest = self._ratio_c / ratio
+            inl = ((np.abs(rest - 1.0) < _REFINE) & usable).astype(np.float32)
+            num = cv2.blur(rest * inl, (3, 3))
+            den = cv2.blur(inl, (3, 3))
+            ratio = ratio * np.where(den > 0.2, num / np.maximum(den, 1e-6), 1.0).astype(np.float32)
+        self._gain_c = ratio  # DEBUG
+        return cv2.resize(np.clip(ratio, 0.1, 10.0), self._shape[::-1], interpolation=cv2.INTER_LINEAR), jump
 
-    def _learn(self, cur: np.ndarray, r: np.ndarray, fg: np.ndarray, dt: float, warming: bool, t: float) -> None:
+    def _learn(
+        self, cur: np.ndarray, gain: np.ndarray, r: np.ndarray, fg: np.ndarray, dt: float, warming: bool, t: float
+    ) -> None:
         s = self.settings
         tau = s.warmup_s / 4 if warming else s.background_s
         alpha = 1.0 - math.exp(-dt / max(tau, 1e-3))
-        still = cv2.bitwise_not(cv2.dilate(fg, self._kernel))
+        moving = cv2.dilate(fg, self._kernel)
+        still = cv2.bitwise_not(moving)
         if warming:
             cv2.accumulateWeighted(cur, self._bg, alpha)
         else:
-            cv2.accumulateWeighted(cur, self._bg, alpha, still)
-            cv2.accumulateWeighted(cur, self._bg, 1.0 - math.exp(-dt / (tau * s.foreground_slowdown)), fg)
+            # Still pixels learn the frame; moving ones learn only the (smooth) lighting change, so the
+            # background stays consistent around them, and the frame itself much more slowly.
+            target = cv2.multiply(self._bg, gain) if _RELIT else cur.copy()
+            cv2.copyTo(cur, still, target)
+            cv2.accumulateWeighted(target, self._bg, alpha)
+            cv2.accumulateWeighted(cur, self._bg, 1.0 - math.exp(-dt / (tau * s.foreground_slowdown)), moving)
         cv2.accumulateWeighted(cv2.multiply(r, r), self._var, alpha, still)
         if warming or t >= self._refresh_at:
-            # slow-changing derived maps: refreshed a few times a second, not every frame
+            # the threshold map changes slowly: refreshed a few times a second, not every frame
             self._refresh_at = t + 0.25
+            self._thr = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
             if s.shake_px:
                 self._bg_lo = cv2.erode(self._bg, self._shake_kernel)
                 self._bg_hi = cv2.dilate(self._bg, self._shake_kernel)
             else:
                 self._bg_lo = self._bg_hi = self._bg
-            self._thr = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
 
     def _blobs(self, mask: np.ndarray) -> MotionResult:
         if cv2.countNonZero(mask) == 0:

@@ -95,7 +95,7 @@ class Recorder:
             clip.motion_end_s = round(t, 6)
             if score > clip.peak_motion:
                 clip.peak_motion = score
-                clip.motion_boxes = [list(b) for b in boxes[:16]]
+                clip.motion_boxes = [[round(float(x), 4) for x in b] for b in boxes[:16]]
 
     def close(self) -> None:
         if self.clip is not None:

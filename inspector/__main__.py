@@ -1,0 +1,115 @@
+"""``python -m inspector``: pull finished clips from watchers.
+
+    python -m inspector pull   --config FILE     pull everything available once; exit 0 when done,
+                                                 1 (with a summary) if a watcher could not be reached
+    python -m inspector run    --config FILE     keep polling until SIGTERM
+    python -m inspector status --config FILE [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from shared.errors import AppError
+from shared.logsetup import setup_logging
+
+logger = logging.getLogger("inspector")
+
+
+class _ProgressBar:
+    """One line on a terminal, rewritten in place; nothing when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, watcher: str, clip_id: str, done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        bar = "#" * (pct // 5)
+        with self._lock:
+            sys.stderr.write(f"\r[{watcher}] {clip_id} [{bar:<20}] {pct:3d}% ")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _summary_text(summary: dict) -> str:
+    lines = ["state counts: " + (", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "none")]
+    for name, d in sorted(summary["watchers"].items()):
+        states = ", ".join(f"{k}={v}" for k, v in sorted(d.get("states", {}).items())) or "no clips"
+        line = f"  {name}: {states}"
+        if d.get("skipped"):
+            line += f"; skipped {d['skipped']}"
+        if d.get("last_error"):
+            line += f"; last error: {d['last_error']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m inspector", description="Pull and inspect clips from watchers.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in ("pull", "run", "status"):
+        s = sub.add_parser(name)
+        s.add_argument("--config", required=True)
+        s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        if name == "status":
+            s.add_argument("--json", action="store_true")
+        if name == "pull":
+            s.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    setup_logging(args.log_level)
+    from inspector.catalog import Catalog
+    from inspector.config import load_config
+
+    try:
+        cfg = load_config(args.config)
+    except AppError as e:
+        logger.error("%s", e)
+        return e.exit_code
+
+    if args.command == "status":
+        if not (cfg.library / "catalog.sqlite3").exists():
+            summary: dict = {"states": {}, "watchers": {}}
+        else:
+            cat = Catalog(cfg.library / "catalog.sqlite3")
+            summary = cat.summary()
+            cat.close()
+        print(json.dumps(summary, indent=2, sort_keys=True) if args.json else _summary_text(summary))
+        return 0
+
+    from inspector.fleet import pull_all, run_forever
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.command == "run":
+        run_forever(cfg, stop)
+        return 0
+    progress = _ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
+    results = pull_all(cfg, progress=progress, stop=stop)
+    failed = [r for r in results if r.error]
+    for r in results:
+        for s in r.stats:
+            print(f"{r.name}: stored {len(s.stored)}, acknowledged {len(s.acked)}, quarantined "
+                  f"{len(s.quarantined)}, skipped {len(s.skipped)}, {s.bytes_transferred} bytes")
+        if r.error:
+            print(f"{r.name}: FAILED: {r.error}")
+    cat = Catalog(cfg.library / "catalog.sqlite3")
+    print(_summary_text(cat.summary()))
+    cat.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

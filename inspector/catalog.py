@@ -1,0 +1,144 @@
+"""The catalog: one SQLite (WAL) row per (watcher, clip id) with the clip's state.
+
+States: ``downloading`` -> ``stored`` (verified local copy, manifest beside it) -> ``acked``
+(archived or deleted on the watcher) -> later ``analyzed``; or ``quarantined`` with a reason.
+Each thread opens its own :class:`Catalog` (sqlite3 connections are per thread); WAL lets
+readers run while one writer commits, and ``busy_timeout`` serializes writers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clips (
+    watcher     TEXT NOT NULL,
+    clip_id     TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('downloading','stored','acked','analyzed','quarantined')),
+    size        INTEGER,
+    sha256      TEXT,
+    started_at  TEXT,
+    ended_at    TEXT,
+    local_path  TEXT,
+    reason      TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    first_seen  REAL NOT NULL,
+    updated     REAL NOT NULL,
+    stored_at   REAL,
+    acked_at    REAL,
+    PRIMARY KEY (watcher, clip_id)
+);
+CREATE INDEX IF NOT EXISTS clips_state ON clips(state);
+CREATE TABLE IF NOT EXISTS watchers (
+    watcher        TEXT PRIMARY KEY,
+    last_ok        REAL,
+    last_error     TEXT,
+    last_error_at  REAL,
+    skipped        INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+DONE_STATES = ("stored", "acked", "analyzed")
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    watcher: str
+    clip_id: str
+    camera: str
+    state: str
+    size: int | None
+    sha256: str | None
+    local_path: str | None
+    reason: str | None
+    attempts: int
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get(self, watcher: str, clip_id: str) -> ClipRow | None:
+        r = self.db.execute(
+            "SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips "
+            "WHERE watcher=? AND clip_id=?", (watcher, clip_id)).fetchone()
+        return ClipRow(*r) if r else None
+
+    def begin_download(self, watcher: str, clip_id: str, camera: str, size: int, sha256: str,
+                       started_at: str, ended_at: str) -> ClipRow:
+        now = time.time()
+        self.db.execute(
+            "INSERT INTO clips (watcher, clip_id, camera, state, size, sha256, started_at, ended_at, attempts, "
+            "first_seen, updated) VALUES (?, ?, ?, 'downloading', ?, ?, ?, ?, 0, ?, ?) "
+            "ON CONFLICT (watcher, clip_id) DO UPDATE SET updated=excluded.updated, "
+            "size=CASE WHEN state='downloading' THEN excluded.size ELSE size END, "
+            "sha256=CASE WHEN state='downloading' THEN excluded.sha256 ELSE sha256 END",
+            (watcher, clip_id, camera, size, sha256, started_at, ended_at, now, now))
+        row = self.get(watcher, clip_id)
+        assert row is not None
+        return row
+
+    def count_attempt(self, watcher: str, clip_id: str, reason: str) -> int:
+        self.db.execute("UPDATE clips SET attempts=attempts+1, reason=?, updated=? WHERE watcher=? AND clip_id=?",
+                        (reason, time.time(), watcher, clip_id))
+        row = self.get(watcher, clip_id)
+        return row.attempts if row else 0
+
+    def mark_stored(self, watcher: str, clip_id: str, local_path: str) -> None:
+        now = time.time()
+        self.db.execute("UPDATE clips SET state='stored', local_path=?, reason=NULL, stored_at=?, updated=? "
+                        "WHERE watcher=? AND clip_id=?", (local_path, now, now, watcher, clip_id))
+
+    def mark_acked(self, watcher: str, clip_id: str) -> None:
+        now = time.time()
+        self.db.execute("UPDATE clips SET state='acked', acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
+                        "AND state='stored'", (now, now, watcher, clip_id))
+
+    def mark_quarantined(self, watcher: str, clip_id: str, reason: str, local_path: str | None) -> None:
+        self.db.execute("UPDATE clips SET state='quarantined', reason=?, local_path=?, updated=? "
+                        "WHERE watcher=? AND clip_id=?", (reason, local_path, time.time(), watcher, clip_id))
+
+    def watcher_ok(self, watcher: str) -> None:
+        self.db.execute("INSERT INTO watchers (watcher, last_ok) VALUES (?, ?) "
+                        "ON CONFLICT (watcher) DO UPDATE SET last_ok=excluded.last_ok", (watcher, time.time()))
+
+    def watcher_error(self, watcher: str, error: str) -> None:
+        self.db.execute("INSERT INTO watchers (watcher, last_error, last_error_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (watcher) DO UPDATE SET last_error=excluded.last_error, "
+                        "last_error_at=excluded.last_error_at", (watcher, error, time.time()))
+
+    def add_skipped(self, watcher: str, n: int) -> None:
+        if n:
+            self.db.execute("INSERT INTO watchers (watcher, skipped) VALUES (?, ?) "
+                            "ON CONFLICT (watcher) DO UPDATE SET skipped=skipped+excluded.skipped", (watcher, n))
+
+    def summary(self) -> dict[str, object]:
+        states = {s: n for s, n in self.db.execute("SELECT state, COUNT(*) FROM clips GROUP BY state")}
+        per: dict[str, dict[str, object]] = {}
+        for w, s, n in self.db.execute("SELECT watcher, state, COUNT(*) FROM clips GROUP BY watcher, state"):
+            per.setdefault(w, {"states": {}})["states"][s] = n  # type: ignore[index]
+        for w, last_ok, err, err_at, skipped in self.db.execute(
+                "SELECT watcher, last_ok, last_error, last_error_at, skipped FROM watchers"):
+            d = per.setdefault(w, {"states": {}})
+            d.update(last_ok=last_ok, last_error=err, last_error_at=err_at, skipped=skipped)
+        return {"states": states, "watchers": per}
+
+    def rows(self, watcher: str | None = None) -> list[ClipRow]:
+        q = "SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips"
+        args: tuple[str, ...] = ()
+        if watcher:
+            q += " WHERE watcher=?"
+            args = (watcher,)
+        return [ClipRow(*r) for r in self.db.execute(q + " ORDER BY watcher, clip_id", args)]

@@ -1,0 +1,106 @@
+"""The inspector's configuration (TOML).
+
+    library = "/srv/clips"            # local directory: clips, catalog, incoming/, quarantine/
+    poll_interval_s = 30
+
+    [[watcher]]                        # one table per Pi
+    name = "frontdoor"
+    host = "192.168.1.20"
+    port = 22
+    user = "inspector"
+    identity_file = "~/.ssh/inspector_ed25519"
+    known_hosts = "~/.config/inspector/known_hosts"
+    remote_dir = "/recorded_clips"     # the watcher's recorded_clips/ as seen over SFTP
+    after_transfer = "archive"         # or "delete"
+
+Every error names the file and the key (``watcher[1].host``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from shared.config import build_section, read_toml
+from shared.errors import ConfigError
+from shared.naming import check_camera_name
+
+
+def _check_abs(value: str) -> str | None:
+    return None if value.startswith("/") else "must be an absolute path on the watcher"
+
+
+@dataclass(frozen=True)
+class WatcherEntry:
+    name: str = field(default="", metadata={"check": check_camera_name})
+    host: str = ""
+    port: int = field(default=22, metadata={"min": 1, "max": 65535})
+    user: str = ""
+    identity_file: str = ""
+    known_hosts: str = ""
+    remote_dir: str = field(default="", metadata={"check": _check_abs})
+    after_transfer: str = field(default="archive", metadata={"choices": ("archive", "delete")})
+    transport: str = field(default="sftp", metadata={"choices": ("sftp", "local"),
+                                                     "help": "local: remote_dir is a directory on this machine"})
+    connect_timeout_s: float = field(default=10.0, metadata={"min": 0.5, "max": 300.0})
+    io_timeout_s: float = field(default=30.0, metadata={"min": 0.5, "max": 600.0})
+
+
+@dataclass(frozen=True)
+class InspectorSettings:
+    library: str = ""
+    poll_interval_s: float = field(default=30.0, metadata={"min": 0.1, "max": 86400.0})
+    max_backoff_s: float = field(default=300.0, metadata={"min": 0.1, "max": 86400.0})
+
+
+@dataclass(frozen=True)
+class InspectorConfig:
+    settings: InspectorSettings
+    watchers: tuple[WatcherEntry, ...]
+    path: str
+
+    @property
+    def library(self) -> Path:
+        return Path(self.settings.library)
+
+
+_REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
+
+
+def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
+    top = {k: v for k, v in data.items() if k != "watcher"}
+    settings = build_section(InspectorSettings, top, path=path, section="")
+    if not settings.library:
+        raise ConfigError(path, "library", "is required (the local directory for clips and the catalog)")
+    base = Path(path).parent
+    settings = replace(settings, library=str((base / os.path.expanduser(settings.library)).resolve()))
+    raw = data.get("watcher", [])
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(path, "watcher", "at least one [[watcher]] table is required")
+    watchers = []
+    names = set()
+    for i, table in enumerate(raw):
+        section = f"watcher[{i}]"
+        w = build_section(WatcherEntry, table, path=path, section=section)
+        required = ("name", "remote_dir") + (_REQUIRED_SFTP if w.transport == "sftp" else ())
+        for key in required:
+            if not getattr(w, key):
+                raise ConfigError(path, f"{section}.{key}", "is required")
+        if w.name in names:
+            raise ConfigError(path, f"{section}.name", f"duplicate watcher name {w.name!r}")
+        names.add(w.name)
+        for key in ("identity_file", "known_hosts"):
+            value = getattr(w, key)
+            if value:
+                full = (base / os.path.expanduser(value)).resolve()
+                if not full.is_file():
+                    raise ConfigError(path, f"{section}.{key}", f"file not found: {full}")
+                w = replace(w, **{key: str(full)})
+        watchers.append(w)
+    return InspectorConfig(settings, tuple(watchers), path)
+
+
+def load_config(path: str) -> InspectorConfig:
+    return parse_config(read_toml(Path(path)), path)

@@ -1,0 +1,145 @@
+"""What the puller needs from a watcher's ``recorded_clips/``, whatever carries it.
+
+:class:`RemoteStore` is the contract; :mod:`inspector.sftp` implements it over SSH (the real
+thing) and :class:`LocalStore` over a local directory (the demo without sshd, and tests of the
+pure pull logic). Names passed in are single path components that the caller has already
+checked with the shared naming function; the stores check again and refuse anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+ARCHIVE_DIR = "transferred"
+
+
+class RemoteError(OSError):
+    """A remote operation failed (the connection may be gone)."""
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    name: str
+    size: int
+    mtime: float
+    kind: str  # "file", "dir", "link" or "other" (lstat: a symlink is never followed)
+
+
+class RemoteReader(Protocol):
+    def fstat(self) -> tuple[int, float, str]:
+        """(size, mtime, kind) of the open file itself."""
+        ...
+
+    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+        """Yield the bytes from ``offset`` on in order, ``length`` of them, fetching ``window`` bytes at a time."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RemoteStore(Protocol):
+    def list(self) -> list[RemoteEntry]: ...
+
+    def open(self, name: str) -> RemoteReader: ...
+
+    def archive(self, name: str) -> None:
+        """Atomically move ``name`` into the sibling ``transferred/`` folder (replacing a stale copy).
+        A name that is already gone is not an error (an earlier pass did it)."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove ``name``; a name that is already gone is not an error."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_name(name: str) -> str:
+    if not name or "/" in name or "\x00" in name or name in (".", "..") or name.startswith("."):
+        raise RemoteError(f"refusing unsafe remote name {name!r}")
+    return name
+
+
+def archive_dir_of(remote_dir: str) -> str:
+    return posixpath.join(posixpath.dirname(remote_dir.rstrip("/")) or "/", ARCHIVE_DIR)
+
+
+def kind_of(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
+class _LocalReader:
+    def __init__(self, path: Path) -> None:
+        # O_NOFOLLOW: a symlink swapped in after listing is refused, not followed
+        self._fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+    def fstat(self) -> tuple[int, float, str]:
+        st = os.fstat(self._fd)
+        return st.st_size, st.st_mtime, kind_of(st.st_mode)
+
+    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+        end = offset + length
+        while offset < end:
+            data = os.pread(self._fd, min(window, end - offset), offset)
+            if not data:
+                raise RemoteError("file shrank while reading")
+            offset += len(data)
+            yield data
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class LocalStore:
+    """A watcher's recorded_clips/ reachable as a local directory."""
+
+    def __init__(self, remote_dir: str) -> None:
+        self.dir = Path(remote_dir)
+        self.archive_dir = Path(archive_dir_of(remote_dir))
+
+    def list(self) -> list[RemoteEntry]:
+        out = []
+        try:
+            with os.scandir(self.dir) as it:
+                for e in it:
+                    st = e.stat(follow_symlinks=False)
+                    out.append(RemoteEntry(e.name, st.st_size, st.st_mtime, kind_of(st.st_mode)))
+        except OSError as e:
+            raise RemoteError(f"cannot list {self.dir}: {e}") from e
+        return out
+
+    def open(self, name: str) -> _LocalReader:
+        try:
+            return _LocalReader(self.dir / check_name(name))
+        except OSError as e:
+            raise RemoteError(f"cannot open {name}: {e}") from e
+
+    def archive(self, name: str) -> None:
+        try:
+            self.archive_dir.mkdir(exist_ok=True)
+            os.replace(self.dir / check_name(name), self.archive_dir / name)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise RemoteError(f"cannot archive {name}: {e}") from e
+
+    def delete(self, name: str) -> None:
+        try:
+            (self.dir / check_name(name)).unlink(missing_ok=True)
+        except OSError as e:
+            raise RemoteError(f"cannot delete {name}: {e}") from e
+
+    def close(self) -> None:
+        pass
