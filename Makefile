@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time)
+#   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time),
+#               then pull its clips with the inspector over a throwaway loopback sshd
 #   make test   create .venv, install, run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,10 +21,8 @@ venv: $(VENV)/.installed
 demo: venv
 	rm -rf $(DEMO_DIR)
 	$(PY) -m watcher --source synthetic --duration 20 --data-dir $(DEMO_DIR)
-	@echo
-	@echo "Clips (each with its manifest) are in $(DEMO_DIR)/recorded_clips/:"
-	@ls -l $(DEMO_DIR)/recorded_clips/
-	@echo "Health: $(DEMO_DIR)/status.json"
+	@echo "Watcher health: $(DEMO_DIR)/status.json. Now the inspector pulls the finished clips:"
+	$(PY) -m inspector.demo $(DEMO_DIR)
 
 footage: venv
 	$(PY) -m tests.footage

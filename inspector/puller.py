@@ -13,6 +13,7 @@ then quarantined and the remote left alone.
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import threading
@@ -140,10 +141,10 @@ class Puller:
             self.catalog.mark_stored(self.name, clip_id, str(final))
         else:
             while True:
-                part = self._download(clip_id, manifest, stats)
-                if part is None:
+                done = self._download(clip_id, manifest, stats)
+                if done is None:
                     return self._skip(stats, mp4_name, "changed during transfer; will retry next time")
-                got = _file_sha(part)
+                part, got = done
                 if got == (manifest.size, manifest.sha256):
                     break
                 reason = f"sha256 mismatch: manifest {manifest.sha256}, got {got[1]} ({got[0]} bytes)"
@@ -176,8 +177,9 @@ class Puller:
         finally:
             r.close()
 
-    def _download(self, clip_id: str, m: Manifest, stats: PullStats) -> Path | None:
-        """Download (or resume) into the .part file. Returns None if the remote changed meanwhile."""
+    def _download(self, clip_id: str, m: Manifest, stats: PullStats) -> tuple[Path, tuple[int, str]] | None:
+        """Download (or resume) into the .part file, hashing as it goes (a resumed file's existing
+        bytes are hashed first). Returns (part, (size, sha256)), or None if the remote changed meanwhile."""
         part = self.library.part(self.name, clip_id)
         offset = part.stat().st_size if part.exists() else 0
         if offset > m.size:
@@ -191,12 +193,16 @@ class Puller:
             if offset:
                 logger.info("[%s] resuming %s at %d of %d bytes", self.name, clip_id, offset, m.size)
             try:
-                with open(part, "r+b" if offset else "wb") as f:
+                digest = hashlib.sha256()
+                with open(part, "r+b" if offset else "w+b") as f:
                     f.truncate(offset)
+                    while len(block := f.read(min(1 << 20, offset - f.tell()))):
+                        digest.update(block)
                     f.seek(offset)
                     done = offset
                     for data in r.read_windows(offset, m.size - offset, self.window):
                         f.write(data)
+                        digest.update(data)
                         done += len(data)
                         stats.bytes_transferred += len(data)
                         logger.debug("[%s] %s: %d/%d bytes", self.name, clip_id, done, m.size)
@@ -214,7 +220,7 @@ class Puller:
                 return None
         finally:
             r.close()
-        return part
+        return part, (done, digest.hexdigest())
 
     def _ack(self, clip_id: str, files: tuple[str, ...] | None = None) -> None:
         """Archive or delete the clip on the watcher: manifest first, then the clip."""

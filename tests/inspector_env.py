@@ -30,9 +30,9 @@ def copy_clips(src: Path, dst: Path) -> None:
 
 def big_clip(dst: Path, clip_id: str, size: int, seed: int = 0) -> Manifest:
     """A large 'clip' (random bytes; pulling never decodes) with a valid manifest, for transfer tests."""
-    import random
+    import numpy as np
 
-    data = random.Random(seed).randbytes(size)
+    data = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
     (dst / f"{clip_id}.mp4").write_bytes(data)
     m = Manifest(id=clip_id, camera=clip_id.split("_")[0], file=f"{clip_id}.mp4", size=size,
                  sha256=hashlib.sha256(data).hexdigest(), codec="h264", width=640, height=360, fps=15.0,

@@ -222,3 +222,33 @@ def test_run_mode_picks_up_a_new_clip_within_the_poll_interval(tmp_path: Path, s
     s = json.loads(subprocess.run([sys.executable, "-m", "inspector", "status", "--config", str(cfg), "--json"],
                                   cwd=ROOT, capture_output=True, text=True).stdout)
     assert s["states"] == {"acked": 1}
+
+
+def test_clip_that_changes_during_transfer_is_skipped_then_taken_when_stable(tmp_path: Path, sshd) -> None:
+    remote = tmp_path / "pi" / "recorded_clips"
+    remote.mkdir(parents=True)
+    m = big_clip(remote, "cam1_20261122T050000Z_0001", 8 * 1024 * 1024)
+    library = tmp_path / "library"
+    cfg = load_config(str(write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)])))
+    entry = cfg.watchers[0]
+    lib = Library(library)
+    lib.create()
+    catalog = Catalog(lib.catalog_path)
+    original = (remote / f"{m.id}.mp4").read_bytes()
+
+    def rewrite_once(_w: str, _c: str, done: int, total: int) -> None:
+        if done < total and not hasattr(rewrite_once, "done"):
+            rewrite_once.done = True  # type: ignore[attr-defined]
+            with open(remote / f"{m.id}.mp4", "r+b") as f:  # same size, new mtime
+                f.write(b"\xff" * 16)
+            os.utime(remote / f"{m.id}.mp4", (1, 1))
+
+    store = open_store(entry)
+    stats = Puller(entry, lib, catalog, store, window=1024 * 1024, progress=rewrite_once).pull_once()
+    assert "changed during transfer" in stats.skipped[f"{m.id}.mp4"] and not stats.stored
+    assert (remote / f"{m.id}.mp4").exists()
+    (remote / f"{m.id}.mp4").write_bytes(original)
+    stats = Puller(entry, lib, catalog, store).pull_once()
+    store.close()
+    catalog.close()
+    assert stats.stored == [m.id]

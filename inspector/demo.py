@@ -1,0 +1,61 @@
+"""``python -m inspector.demo DATA_DIR``: the demo's second half.
+
+Starts a throwaway OpenSSH sshd on a loopback port with generated keys (when sshd is
+installed; otherwise says so and uses the local-directory transport), pulls the clips the
+demo watcher published in ``DATA_DIR/recorded_clips`` into ``DATA_DIR/library``, and prints
+the catalog summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from inspector.catalog import Catalog
+from inspector.config import load_config
+from inspector.fleet import pull_all
+from inspector.throwaway_sshd import SshdUnavailable, ThrowawaySshd
+from shared.logsetup import setup_logging
+
+logger = logging.getLogger("inspector.demo")
+
+
+def main(argv: list[str]) -> int:
+    setup_logging("WARNING")
+    data = Path(argv[0] if argv else "demo-data").resolve()
+    remote = data / "recorded_clips"
+    library = data / "library"
+    cfg_path = data / "inspector.toml"
+    sshd: ThrowawaySshd | None = None
+    try:
+        sshd = ThrowawaySshd(data / "sshd")
+        sshd.start()
+        table = sshd.watcher_toml("demo", remote)
+        print(f"started a throwaway sshd on 127.0.0.1:{sshd.port} (host key pinned in {sshd.known_hosts})")
+    except SshdUnavailable as e:
+        print(f"no sshd ({e}); pulling through the local-directory transport instead")
+        table = f'[[watcher]]\nname = "demo"\ntransport = "local"\nremote_dir = "{remote}"\n'
+    cfg_path.write_text(f'library = "{library}"\npoll_interval_s = 5\n\n{table}')
+    try:
+        results = pull_all(load_config(str(cfg_path)))
+    finally:
+        if sshd is not None:
+            sshd.stop()
+    for r in results:
+        for s in r.stats:
+            print(f"inspector pulled {len(s.stored)} clip(s), {s.bytes_transferred} bytes, verified by sha256")
+        if r.error:
+            print(f"inspector FAILED: {r.error}")
+    cat = Catalog(library / "catalog.sqlite3")
+    summary = cat.summary()
+    cat.close()
+    print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "empty")
+    for clip in sorted(library.glob("*/*/*.mp4")):
+        print(f"  {clip}")
+    print(f"library: {library}   (config: {cfg_path}; try: python -m inspector status --config {cfg_path})")
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
