@@ -5,7 +5,7 @@ For each ``<id>.json`` in the watcher's recorded_clips/ whose id parses: read th
 download it to ``incoming/<watcher>/<id>.mp4.part`` (resuming by offset), check it did not
 change meanwhile, verify size and sha256, fsync, move it into the library with its manifest,
 mark it ``stored`` in the catalog, and only then archive or delete it on the watcher
-(manifest first, so the watcher never sees a finished-looking clip without its file).
+(the clip first, then the manifest; see :meth:`Puller._ack`).
 Anything off is skipped with one log line and counted; a sha256 mismatch is retried once,
 then quarantined and the remote left alone.
 """
@@ -89,12 +89,7 @@ class Puller:
                 continue
             if ext == "json":
                 clip_ids.append(stem)
-            elif f"{stem}.json" not in entries:
-                row = self.catalog.get(self.name, stem)
-                if row is not None and row.state in DONE_STATES:
-                    self._ack(stem, files=(name,))  # finish an acknowledgement cut short
-                    stats.acked.append(stem)
-                # else: not finished yet (being published), or orphaned: not ours to judge
+            # an .mp4 without its manifest is not finished (or is being salvaged): not ours to judge
         for clip_id in clip_ids:
             if self.stop.is_set():
                 break
@@ -222,10 +217,11 @@ class Puller:
             r.close()
         return part, (done, digest.hexdigest())
 
-    def _ack(self, clip_id: str, files: tuple[str, ...] | None = None) -> None:
-        """Archive or delete the clip on the watcher: manifest first, then the clip."""
-        names = files or (f"{clip_id}.json", f"{clip_id}.mp4")
-        for name in names:
+    def _ack(self, clip_id: str) -> None:
+        """Archive or delete the clip on the watcher: the clip first, then its manifest, so the
+        watcher never sees a clip without its manifest (which it would take for a crashed publish
+        and give a new manifest). A manifest left alone by an interrupted pass is finished next time."""
+        for name in (f"{clip_id}.mp4", f"{clip_id}.json"):
             if self.entry.after_transfer == "delete":
                 self.store.delete(name)
             else:

@@ -5,6 +5,7 @@
     [encoder]   see watcher.encoder.EncoderSettings
     [detector]  see watcher.detector.DetectorSettings
     [trigger]   see watcher.trigger.TriggerSettings
+    [retention] see watcher.retention.RetentionSettings
 
 Every key is optional; unknown tables or keys are errors naming the file and the key.
 """
@@ -20,6 +21,7 @@ from shared.errors import ConfigError
 from shared.naming import check_camera_name
 from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
+from watcher.retention import RetentionSettings
 from watcher.sources import SourceSettings
 from watcher.trigger import TriggerSettings
 
@@ -38,6 +40,7 @@ class WatcherConfig:
     encoder: EncoderSettings = EncoderSettings()
     detector: DetectorSettings = DetectorSettings()
     trigger: TriggerSettings = TriggerSettings()
+    retention: RetentionSettings = RetentionSettings()
     path: str | None = None  # the file it came from, for messages
 
 
@@ -47,6 +50,7 @@ _SECTIONS: dict[str, type] = {
     "encoder": EncoderSettings,
     "detector": DetectorSettings,
     "trigger": TriggerSettings,
+    "retention": RetentionSettings,
 }
 
 

@@ -5,14 +5,20 @@
     <data_dir>/temp_clips/<id>.*.tmp       intermediate files of a publish in progress
     <data_dir>/recorded_clips/<id>.mp4     finished clip (standard MP4) ...
     <data_dir>/recorded_clips/<id>.json    ... and its manifest, written last: the commit marker
+    <data_dir>/transferred/<id>.mp4|json   clips an inspector has copied and archived (it renames them here)
     <data_dir>/status.json                 health, rewritten atomically
     <data_dir>/watcher.lock                held (flock) by the one watcher using this directory
+    <data_dir>/maintenance.lock            held (flock) while salvage or retention change clip folders
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +39,10 @@ class DataDir:
     @property
     def recorded(self) -> Path:
         return self.root / "recorded_clips"
+
+    @property
+    def transferred(self) -> Path:
+        return self.root / "transferred"
 
     @property
     def status_file(self) -> Path:
@@ -74,6 +84,29 @@ class DataDir:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         return fd
+
+
+@contextmanager
+def maintenance_lock(dirs: DataDir, timeout_s: float = 120.0) -> Iterator[None]:
+    """Serialize salvage and retention between the watcher and the cleanup command.
+
+    Waits up to ``timeout_s`` (monotonic) for the lock; raises DataDirError after that."""
+    path = dirs.root / "maintenance.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + timeout_s
+    waiter = threading.Event()
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s") from None
+                waiter.wait(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def try_lock_file(path: Path) -> int | None:

@@ -33,10 +33,11 @@ from watcher.frames import Frame
 from watcher.preroll import PreRollBuffer
 from watcher.publish import ClipMeta
 from watcher.recorder import Recorder
-from watcher.salvage import salvage
+from watcher.maintenance import maintain
+from watcher.diskguard import DiskGuard
 from watcher.sources import FrameSource, SourceInfo, create_source
 from watcher.status import Counters, StatusReporter
-from watcher.trigger import EventTrigger
+from watcher.trigger import Action, EventTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +115,11 @@ def run_watcher(
     counters = Counters(source=cfg.source.spec)
     published: list[Manifest] = []
     try:
-        report = salvage(dirs, default_fps=cfg.source.fps)
-        if report.salvaged or report.removed or report.manifests_rebuilt:
+        report = maintain(dirs, cfg.retention, default_fps=cfg.source.fps)
+        s = report.salvage
+        if s.salvaged or s.removed or s.manifests_rebuilt:
             logger.warning("start-up salvage: %d published, %d removed, %d manifests rebuilt",
-                           len(report.salvaged), len(report.removed), len(report.manifests_rebuilt))
+                           len(s.salvaged), len(s.removed), len(s.manifests_rebuilt))
         src = source or create_source(cfg.source, duration_s=duration_s,
                                       gop_frames=max(1, round(cfg.encoder.gop_s * cfg.source.fps)),
                                       bitrate=cfg.encoder.bitrate)
@@ -137,11 +139,14 @@ def run_watcher(
         writer = ClipWriter(dirs, on_published=published_cb, on_error=counters.error)
         status = StatusReporter(dirs.status_file, counters, interval_s=cfg.watcher.status_interval_s,
                                 started_mono=time.monotonic())
+        guard = DiskGuard(dirs, cfg.retention, counters, fps=info.fps)
         writer.start()
+        guard.start()
         try:
-            _loop(cfg, src, info, encoder, codec, writer, dirs, status, stop, duration_s)
+            _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s)
         finally:
             writer.stop()
+            guard.stop()
             counters.state = "stopped"
             counters.recording, counters.current_clip, counters.motion = False, None, False
             status.write(time.monotonic())
@@ -151,8 +156,9 @@ def run_watcher(
 
 
 def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: VideoEncoder | None, codec: str,
-          writer: ClipWriter, dirs: DataDir, status: StatusReporter, stop: threading.Event,
+          writer: ClipWriter, guard: DiskGuard, status: StatusReporter, stop: threading.Event,
           duration_s: float | None) -> None:
+    dirs = guard.dirs
     counters = status.counters
     detector = MotionDetector(cfg.detector)
     trigger = EventTrigger(cfg.trigger)
@@ -201,6 +207,15 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             luma = frame.luma if frame.luma is not None else luma_from_bgr(frame.image, cfg.detector.width)
             result = detector.process(luma, frame.t)
             actions = trigger.update(frame.t, result.motion)
+            if Action.START in actions and guard.below_floor():
+                guard.wake()  # make room before the clip grows
+            if not guard.recording_allowed.is_set():
+                actions = [a for a in actions if a is Action.FINISH]
+                if not recorder.idle:
+                    logger.warning("recording paused: %s", counters.recording_paused)
+                    recorder.pause()
+            elif trigger.recording and recorder.idle and Action.START not in actions:
+                recorder.resume(frame.t)  # space came back in the middle of an event
             recorder.apply(actions, trigger.motion_start)
             if encoder is not None:
                 assert frame.image is not None

@@ -97,6 +97,21 @@ class Recorder:
                 clip.peak_motion = score
                 clip.motion_boxes = [[round(float(x), 4) for x in b] for b in boxes[:16]]
 
+    @property
+    def idle(self) -> bool:
+        return self.clip is None and self._pending_start is None
+
+    def resume(self, motion_start: float) -> None:
+        """Start a clip at the next keyframe (recording was paused in the middle of an event)."""
+        if self.idle:
+            self._pending_start = motion_start
+
+    def pause(self) -> None:
+        """Close the current clip and forget a pending start (recording is not allowed now)."""
+        self._pending_start = None
+        self._pending_rollover = False
+        self.close()
+
     def close(self) -> None:
         if self.clip is not None:
             self.sink.close_clip(replace(self.clip, motion_boxes=list(self.clip.motion_boxes)))

@@ -32,6 +32,7 @@ class SalvageReport:
     removed: list[str] = field(default_factory=list)
     skipped_live: list[str] = field(default_factory=list)
     manifests_rebuilt: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def _meta_for(dirs: DataDir, clip_id: str, default_fps: float) -> ClipMeta:
@@ -80,6 +81,9 @@ def salvage(dirs: DataDir, *, default_fps: float = 30.0, dry_run: bool = False) 
                 logger.warning("removing %s: nothing decodable (%s)", part.name, e)
                 remove_temp_files(dirs, clip_id)
                 report.removed.append(clip_id)
+            except OSError as e:  # e.g. no space to remux it now: keep it for a later pass
+                logger.error("cannot salvage %s now (%s); keeping it for later", part.name, e)
+                report.failed.append(clip_id)
         finally:
             os.close(fd)
     if not dry_run:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from shared.atomic import atomic_write_bytes
 from shared.manifest import utc_iso
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Counters:
     last_error_at: str | None = None
     source: str = ""
     state: str = "starting"
+    recording_paused: str | None = None  # why recording is stopped (disk full), or None
 
     def error(self, message: str) -> None:
         self.last_error = message
@@ -82,4 +86,7 @@ class StatusReporter:
             "disk_total_bytes": total,
             **asdict(c),
         }
-        atomic_write_bytes(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+        try:
+            atomic_write_bytes(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+        except OSError as e:  # a full disk must not stop the watcher; the next write may succeed
+            logger.warning("cannot write %s: %s", self.path, e)

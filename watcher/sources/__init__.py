@@ -27,6 +27,10 @@ class SourceSettings:
     fps: float = field(default=30.0, metadata={"min": 1.0, "max": 120.0, "help": "capture frame rate"})
     realtime: bool = field(default=False, metadata={"help": "pace file and synthetic sources at their frame rate"})
     seed: int = field(default=1, metadata={"help": "synthetic scene seed"})
+    synthetic_period_s: float = field(default=10.0, metadata={"min": 0.5, "max": 3600.0,
+                                      "help": "synthetic scene: a walker every this many seconds"})
+    synthetic_walk_s: float = field(default=0.0, metadata={"min": 0.0, "max": 3600.0,
+                                    "help": "synthetic scene: seconds each walker is in view (0: 3-4.5 s)"})
     lores_width: int = field(default=320, metadata={"min": 64, "max": 1280, "help": "picamera2 detection stream width"})
 
 
@@ -36,7 +40,8 @@ def create_source(settings: SourceSettings, *, duration_s: float | None = None, 
     if spec == "synthetic":
         from watcher.sources.synthetic import SyntheticSource
 
-        return SyntheticSource(seed=settings.seed, duration_s=duration_s)
+        return SyntheticSource(seed=settings.seed, duration_s=duration_s, event_period_s=settings.synthetic_period_s,
+                               walk_s=settings.synthetic_walk_s or None)
     if spec == "picamera2":
         from watcher.sources.picamera2_source import Picamera2Source
 

@@ -38,12 +38,13 @@ class SceneObject:
         return self.x0 + (self.x1 - self.x0) * a, self.y0 + (self.y1 - self.y0) * a
 
 
-def default_script(seed: int, horizon_s: float, first_event_s: float = 3.0, period_s: float = 10.0) -> list[SceneObject]:
+def default_script(seed: int, horizon_s: float, first_event_s: float = 3.0, period_s: float = 10.0,
+                   walk_s: float | None = None) -> list[SceneObject]:
     rng = np.random.default_rng(seed)
     objects = []
     k = 0
     while (start := first_event_s + k * period_s + float(rng.uniform(0, 1.0))) < horizon_s:
-        dur = float(rng.uniform(3.0, 4.5))
+        dur = float(rng.uniform(3.0, 4.5)) if walk_s is None else walk_s
         y = float(rng.uniform(0.45, 0.7))
         left_to_right = k % 2 == 0
         x0, x1 = (0.1, 0.9) if left_to_right else (0.9, 0.1)
@@ -67,13 +68,14 @@ class SyntheticSource:
         noise_sigma: float = 3.0,
         first_event_s: float = 3.0,
         event_period_s: float = 10.0,
+        walk_s: float | None = None,
     ) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.seed = seed
         self.duration_s = duration_s
         self.noise_sigma = noise_sigma
         horizon = duration_s if duration_s is not None else 24 * 3600.0
-        self.objects = objects if objects is not None else default_script(seed, horizon, first_event_s, event_period_s)
+        self.objects = objects if objects is not None else default_script(seed, horizon, first_event_s, event_period_s, walk_s)
         self._closed = False
         self._background: np.ndarray | None = None
 

@@ -1,0 +1,64 @@
+"""``python -m watcher.cleanup``: salvage orphaned temp files and enforce retention (also run by a timer).
+
+    python -m watcher.cleanup [--config FILE] [--data-dir DIR] [--dry-run] [--json]
+
+Safe to run while the watcher records and an inspector pulls: a temp file a live writer holds
+(flock) is never touched, only finished clips are considered for retention, and every change
+happens under the data directory's maintenance lock. Exit status: 0 when everything succeeded,
+1 when a removal failed or space is still short, 78 for a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from shared.errors import AppError
+from shared.logsetup import setup_logging
+from watcher.config import load_config
+from watcher.datadir import DataDir
+from watcher.maintenance import maintain
+
+logger = logging.getLogger("watcher.cleanup")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m watcher.cleanup", description=__doc__.splitlines()[0])
+    p.add_argument("--config")
+    p.add_argument("--data-dir")
+    p.add_argument("--dry-run", action="store_true", help="change nothing; report what would be done")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = p.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = load_config(args.config)
+        if args.data_dir:
+            cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+        dirs = DataDir(Path(cfg.watcher.data_dir))
+        if not dirs.root.is_dir():
+            logger.error("data directory %s does not exist", dirs.root)
+            return 66  # EX_NOINPUT
+        report = maintain(dirs, cfg.retention, default_fps=cfg.source.fps, dry_run=args.dry_run)
+    except AppError as e:
+        logger.error("%s", e)
+        return e.exit_code
+    summary = report.to_dict() | {"dry_run": args.dry_run}
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        verb = "would free" if args.dry_run else "freed"
+        print(f"salvaged {len(report.salvage.salvaged)}, removed {len(report.retention.removed)} clip(s) and "
+              f"{len(report.salvage.removed)} temp file(s), {verb} {report.retention.freed_bytes} bytes, "
+              f"kept {report.retention.kept}")
+    if report.retention.short_bytes:
+        logger.error("free space is still %d bytes short of the floor", report.retention.short_bytes)
+    return 1 if report.failed or report.retention.short_bytes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
