@@ -125,7 +125,8 @@ def _rebuild_missing_manifests(dirs: DataDir) -> list[str]:
         try:
             r = remux_to_mp4(str(clip), str(probe))
         except av.error.FFmpegError as e:
-            logger.error("%s has no manifest and does not decode (%s); leaving it for inspection", clip.name, e)
+            if clip.exists():  # (one that vanished was being archived by an inspector: not ours)
+                logger.error("%s has no manifest and does not decode (%s); leaving it for inspection", clip.name, e)
             continue
         finally:
             probe.unlink(missing_ok=True)
