@@ -4,6 +4,8 @@
                                                  1 (with a summary) if a watcher could not be reached
     python -m inspector run    --config FILE     keep polling until SIGTERM
     python -m inspector status --config FILE [--json]
+    python -m inspector cleanup --config FILE [--dry-run] [--json]
+                                                 stale downloads, old quarantine, library retention
 """
 
 from __future__ import annotations
@@ -54,12 +56,14 @@ def _summary_text(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m inspector", description="Pull and inspect clips from watchers.")
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("pull", "run", "status"):
+    for name in ("pull", "run", "status", "cleanup"):
         s = sub.add_parser(name)
         s.add_argument("--config", required=True)
         s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-        if name == "status":
+        if name in ("status", "cleanup"):
             s.add_argument("--json", action="store_true")
+        if name == "cleanup":
+            s.add_argument("--dry-run", action="store_true")
         if name == "pull":
             s.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -82,6 +86,20 @@ def main(argv: list[str] | None = None) -> int:
             cat.close()
         print(json.dumps(summary, indent=2, sort_keys=True) if args.json else _summary_text(summary))
         return 0
+
+    if args.command == "cleanup":
+        from dataclasses import asdict
+
+        from inspector.cleanup import cleanup_library
+
+        rep = cleanup_library(cfg, dry_run=args.dry_run)
+        if args.json:
+            print(json.dumps(asdict(rep) | {"dry_run": args.dry_run}, sort_keys=True))
+        else:
+            print(f"removed {len(rep.removed_parts)} stale download(s), {len(rep.removed_quarantine)} quarantined "
+                  f"file(s), {len(rep.removed_clips)} clip(s); freed {rep.freed_bytes} bytes"
+                  + (" (dry run: nothing changed)" if args.dry_run else ""))
+        return 1 if rep.failed else 0
 
     from inspector.fleet import pull_all, run_forever
 

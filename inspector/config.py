@@ -13,6 +13,12 @@
     remote_dir = "/recorded_clips"     # the watcher's recorded_clips/ as seen over SFTP
     after_transfer = "archive"         # or "delete"
 
+    [cleanup]                          # python -m inspector cleanup
+    stale_part_hours = 24
+    quarantine_days = 30
+    keep_days = 0                      # library retention (0: forever)
+    max_usage_gb = 0                   # (0: no cap)
+
 Every error names the file and the key (``watcher[1].host``).
 """
 
@@ -56,10 +62,23 @@ class InspectorSettings:
 
 
 @dataclass(frozen=True)
+class CleanupSettings:
+    stale_part_hours: float = field(default=24.0, metadata={"min": 0.0, "max": 87600.0,
+                                    "help": "unlocked .part downloads older than this are removed"})
+    quarantine_days: float = field(default=30.0, metadata={"min": 0.0, "max": 36500.0,
+                                   "help": "quarantined files older than this are removed (the catalog row stays)"})
+    keep_days: float = field(default=0.0, metadata={"min": 0.0, "max": 36500.0,
+                             "help": "library retention: clips older than this are removed (0: keep forever)"})
+    max_usage_gb: float = field(default=0.0, metadata={"min": 0.0, "max": 1_000_000.0,
+                                "help": "library retention: oldest clips go while the library is larger (0: no cap)"})
+
+
+@dataclass(frozen=True)
 class InspectorConfig:
     settings: InspectorSettings
     watchers: tuple[WatcherEntry, ...]
     path: str
+    cleanup: CleanupSettings = CleanupSettings()
 
     @property
     def library(self) -> Path:
@@ -70,8 +89,9 @@ _REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
 
 
 def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
-    top = {k: v for k, v in data.items() if k != "watcher"}
+    top = {k: v for k, v in data.items() if k not in ("watcher", "cleanup")}
     settings = build_section(InspectorSettings, top, path=path, section="")
+    cleanup = build_section(CleanupSettings, data.get("cleanup"), path=path, section="cleanup")
     if not settings.library:
         raise ConfigError(path, "library", "is required (the local directory for clips and the catalog)")
     base = Path(path).parent
@@ -99,7 +119,7 @@ def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
                     raise ConfigError(path, f"{section}.{key}", f"file not found: {full}")
                 w = replace(w, **{key: str(full)})
         watchers.append(w)
-    return InspectorConfig(settings, tuple(watchers), path)
+    return InspectorConfig(settings, tuple(watchers), path, cleanup)
 
 
 def load_config(path: str) -> InspectorConfig:

@@ -13,6 +13,7 @@ then quarantined and the remote left alone.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -190,6 +191,10 @@ class Puller:
             try:
                 digest = hashlib.sha256()
                 with open(part, "r+b" if offset else "w+b") as f:
+                    try:  # held while downloading: cleanup never removes a live download
+                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        raise RemoteError(f"{part.name} is being downloaded by another inspector process") from None
                     f.truncate(offset)
                     while len(block := f.read(min(1 << 20, offset - f.tell()))):
                         digest.update(block)

@@ -37,6 +37,7 @@ class DiskGuard(threading.Thread):
         self.recording_allowed.set()
         self._stop_event = threading.Event()
         self._wake = threading.Event()
+        self._salvage_due = threading.Event()
         self.passes = 0
 
     def below_floor(self) -> bool:
@@ -47,6 +48,11 @@ class DiskGuard(threading.Thread):
             return False
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def request_salvage(self) -> None:
+        """A clip could not be finished (its temp file is left for salvage): run maintenance soon."""
+        self._salvage_due.set()
         self._wake.set()
 
     def stop(self) -> None:
@@ -74,13 +80,16 @@ class DiskGuard(threading.Thread):
 
     def check(self) -> None:
         self.passes += 1
-        if not self._needs_room():
+        if not self._needs_room() and not self._salvage_due.is_set():
             if not self.recording_allowed.is_set():
                 logger.warning("disk space is back: recording resumes")
                 self.counters.recording_paused = None
                 self.recording_allowed.set()
             return
+        self._salvage_due.clear()
         report = maintain(self.dirs, self.settings, default_fps=self.fps, lock_timeout_s=10.0)
+        if report.salvage.failed:
+            self._salvage_due.set()  # try again at the next check
         if report.retention.lost_untransferred:
             self.counters.error(f"disk full: removed {len(report.retention.lost_untransferred)} clip(s) "
                                 "no inspector had copied")

@@ -136,10 +136,15 @@ def run_watcher(
             if on_published is not None:
                 on_published(m, dirs)
 
-        writer = ClipWriter(dirs, on_published=published_cb, on_error=counters.error)
+        guard = DiskGuard(dirs, cfg.retention, counters, fps=info.fps)
+
+        def writer_failed(message: str) -> None:  # the clip stays in temp_clips/ for salvage
+            counters.error(message)
+            guard.request_salvage()
+
+        writer = ClipWriter(dirs, on_published=published_cb, on_error=writer_failed)
         status = StatusReporter(dirs.status_file, counters, interval_s=cfg.watcher.status_interval_s,
                                 started_mono=time.monotonic())
-        guard = DiskGuard(dirs, cfg.retention, counters, fps=info.fps)
         writer.start()
         guard.start()
         try:

@@ -77,13 +77,13 @@ def salvage(dirs: DataDir, *, default_fps: float = 30.0, dry_run: bool = False) 
                 m = publish_clip(dirs, meta, salvaged=True)
                 logger.warning("salvaged %s: %d frames, %.1f s", m.id, m.frames, m.duration_s)
                 report.salvaged.append(clip_id)
+            except OSError as e:  # e.g. no space to remux it now (PyAV's I/O errors are OSErrors too): keep it
+                logger.error("cannot salvage %s now (%s); keeping it for later", part.name, e)
+                report.failed.append(clip_id)
             except (NothingToPublish, av.error.FFmpegError) as e:
                 logger.warning("removing %s: nothing decodable (%s)", part.name, e)
                 remove_temp_files(dirs, clip_id)
                 report.removed.append(clip_id)
-            except OSError as e:  # e.g. no space to remux it now: keep it for a later pass
-                logger.error("cannot salvage %s now (%s); keeping it for later", part.name, e)
-                report.failed.append(clip_id)
         finally:
             os.close(fd)
     if not dry_run:

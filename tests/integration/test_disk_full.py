@@ -103,3 +103,25 @@ def test_stop_recording_pauses_then_resumes_when_space_returns(tmp_path: Path, s
     assert final["state"] == "stopped"
     assert verify_recorded(small_fs / "recorded_clips"), "\n".join(w.log[-30:])
     assert not list((small_fs / "temp_clips").glob("*.part"))
+
+
+def test_enospc_never_crashes_and_the_cut_clip_is_salvaged_when_space_returns(tmp_path: Path, small_fs: Path) -> None:
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(  # no floor: nothing stops the disk from filling, so the writer meets ENOSPC
+        '[watcher]\ncamera = "enospc"\nstatus_interval_s = 0.2\n'
+        "[source]\nsynthetic_period_s = 4.0\nsynthetic_walk_s = 4.0\n[encoder]\nbitrate = 8000000\n"
+        "[trigger]\nmax_clip_s = 4.0\n[retention]\nmin_free_mb = 0\ncheck_interval_s = 0.05\n"
+    )
+    w = WatcherProcess("--config", str(cfg), "--data-dir", str(small_fs), "--duration", "100000")
+    w.wait_for("No space left", timeout=120)
+    w.wait_for("keeping it for later", timeout=120)  # salvage tried, but there is no room to remux yet
+    for f in sorted((small_fs / "recorded_clips").glob("*.mp4")):  # an inspector takes the clips away
+        f.with_suffix(".json").unlink()
+        f.unlink()
+    w.wait_for("salvaged enospc_", timeout=120)
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.finish() == 0, w.log[-20:]
+    ms = verify_recorded(small_fs / "recorded_clips")
+    assert any(m.salvaged for m in ms)
+    status = json.loads((small_fs / "status.json").read_text())
+    assert status["state"] == "stopped" and status["last_error"]
