@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
-from types import FrameType
 
 from shared.errors import AppError
 from shared.logsetup import setup_logging
+from shared.signals import stop_on_signals
 
 logger = logging.getLogger("inspector")
 
@@ -103,14 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from inspector.fleet import pull_all, run_forever
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: stopping after the current step", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals("stopping after the current step", logger)
     if args.command == "run":
         run_forever(cfg, stop)
         return 0

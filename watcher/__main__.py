@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from dataclasses import replace
-from types import FrameType
 
 from shared.errors import AppError, ConfigError, SourceUnavailable
 from shared.logsetup import setup_logging
+from shared.signals import stop_on_signals
 from shared.manifest import Manifest
 from watcher.config import WatcherConfig, load_config
 from watcher.datadir import DataDir
@@ -60,14 +58,7 @@ def _print_published(m: Manifest, dirs: DataDir) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s: finishing the current clip", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals("finishing the current clip", logger)
     try:
         cfg = build_config(args)
         from watcher.pipeline import run_watcher  # heavy imports after argument checks

@@ -12,7 +12,6 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import av
 

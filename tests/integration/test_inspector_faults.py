@@ -38,7 +38,7 @@ def test_hostile_remote(tmp_path: Path, sshd, watcher_clips: Path) -> None:
     (r / "cam1_20261122T000000Z_0001.json.tmp").write_text("{}")
     # symlinks to outside files, as manifest and as clip
     os.symlink(outside, r / "cam1_20261122T000001Z_0001.json")
-    m = big_clip(r, "cam1_20261122T000002Z_0001", 1000)
+    big_clip(r, "cam1_20261122T000002Z_0001", 1000)
     (r / "cam1_20261122T000002Z_0001.mp4").unlink()
     os.symlink(outside, r / "cam1_20261122T000002Z_0001.mp4")
     # oversize manifest
