@@ -66,8 +66,7 @@ class Recorder:
                 else:
                     self._pending_start = start
             elif action is Action.ROLLOVER:
-                if self.clip is not None or self._pending_start is not None:
-                    self._pending_rollover = self.clip is not None
+                self._pending_rollover = self.clip is not None  # a pending start is a fresh clip anyway
             elif action is Action.FINISH:
                 self._pending_start = None
                 self._pending_rollover = False
