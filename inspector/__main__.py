@@ -4,6 +4,8 @@
                                                  1 (with a summary) if a watcher could not be reached
     python -m inspector run    --config FILE     keep polling until SIGTERM
     python -m inspector status --config FILE [--json]
+    python -m inspector add-watcher NAME HOST [--port N] [--user U] [--remote-dir DIR] [--config FILE]
+                                  [--fingerprint SHA256:...]    pin a Pi's host key, add its [[watcher]] table
     python -m inspector cleanup --config FILE [--dry-run] [--json]
                                                  stale downloads, old quarantine, library retention
 """
@@ -65,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--dry-run", action="store_true")
         if name == "pull":
             s.add_argument("--no-progress", action="store_true")
+    from inspector.add_watcher import add_arguments as add_watcher_arguments
+
+    add_watcher_arguments(sub.add_parser("add-watcher", help="trust a Pi's host key and add it to the config"))
     args = p.parse_args(argv)
+    if args.command == "add-watcher":
+        from inspector.add_watcher import run as add_watcher
+
+        return add_watcher(args)
     setup_logging(args.log_level)
     from inspector.catalog import Catalog
     from inspector.config import load_config

@@ -33,6 +33,7 @@ from watcher.frames import Frame
 from watcher.preroll import PreRollBuffer
 from watcher.publish import ClipMeta
 from watcher.recorder import Recorder
+from watcher.sdnotify import Watchdog
 from watcher.maintenance import maintain
 from watcher.diskguard import DiskGuard
 from watcher.sources import FrameSource, SourceInfo, create_source
@@ -145,11 +146,13 @@ def run_watcher(
         writer = ClipWriter(dirs, on_published=published_cb, on_error=writer_failed)
         status = StatusReporter(dirs.status_file, counters, interval_s=cfg.watcher.status_interval_s,
                                 started_mono=time.monotonic())
+        watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
         writer.start()
         guard.start()
         try:
-            _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s)
+            _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog)
         finally:
+            watchdog.stopping("publishing the open clip")
             writer.stop()
             guard.stop()
             counters.state = "stopped"
@@ -162,7 +165,7 @@ def run_watcher(
 
 def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: VideoEncoder | None, codec: str,
           writer: ClipWriter, guard: DiskGuard, status: StatusReporter, stop: threading.Event,
-          duration_s: float | None) -> None:
+          duration_s: float | None, watchdog: Watchdog) -> None:
     dirs = guard.dirs
     counters = status.counters
     detector = MotionDetector(cfg.detector)
@@ -205,6 +208,7 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
                                     height=info.height, fps=fps, media_start_s=0.0, wall_epoch0=wall0)
                 recorder = Recorder(writer, preroll, template=template, pre_roll_s=cfg.trigger.pre_roll_s,
                                     new_id=new_id)
+                watchdog.ready(f"{cfg.source.spec}: {info.width}x{info.height} @ {fps:.3g} fps")
             assert recorder is not None
             if duration_s is not None and frame.t - t_first >= duration_s:
                 break
@@ -236,6 +240,7 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             counters.current_clip = recorder.clip.id if recorder.clip else None
             counters.packets_dropped = writer.packets_dropped
             status.maybe_write(time.monotonic())
+            watchdog.frame_flowed(time.monotonic())
         if encoder is not None and recorder is not None:
             recorder.add(encoder.flush(), t_first or 0.0, False, 0.0, ())
         if recorder is not None:
