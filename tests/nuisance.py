@@ -44,16 +44,17 @@ def dusk(frames: Frames, start: int, frames_long: int, end_gain: float = 0.3) ->
 
 
 def ir_flip(frames: Frames, at: int, seed: int = 0) -> Iterator[np.ndarray]:
-    """Day -> night IR-cut flip at frame ``at``: colour is gone, the near-IR look differs from luma
-    (mostly red channel: vegetation turns bright), contrast drops, the gain jumps, noise rises."""
+    """Day -> night IR-cut flip at frame ``at``: colour is gone, materials look different in near
+    infrared (vegetation turns bright), contrast drops, the gain jumps and noise rises."""
     rng = np.random.default_rng(seed)
     for i, f in enumerate(frames):
         if i < at:
             yield f
             continue
         b, g, r = cv2.split(f.astype(np.float32))
-        ir = 0.1 * b + 0.3 * g + 0.6 * r
-        ir = 0.55 * ir + 70.0 + rng.standard_normal(ir.shape, np.float32) * 4.0
+        vegetation = np.maximum(g - 0.5 * (r + b), 0.0)
+        ir = 0.3 * b + 0.35 * g + 0.35 * r + 2.0 * vegetation
+        ir = 0.5 * ir + 60.0 + rng.standard_normal(ir.shape, np.float32) * 4.0
         yield cv2.cvtColor(_u8(ir), cv2.COLOR_GRAY2BGR)
 
 
@@ -137,15 +138,18 @@ def snow(frames: Frames, seed: int = 0, flakes: int = 600) -> Iterator[np.ndarra
 
 
 def night(
-    frames: Frames, seed: int = 0, darken: float = 0.2, read_sigma: float = 8.0, shot: float = 1.0
+    frames: Frames, seed: int = 0, darken: float = 0.2, read_sigma: float = 10.0, shot: float = 1.0, grain: int = 3
 ) -> Iterator[np.ndarray]:
-    """Night: light drops to ``darken``, then strong sensor noise: Gaussian read noise of
-    ``read_sigma`` grey levels plus shot noise of variance ``shot * value``, per channel."""
+    """Night: light drops to ``darken``, then strong sensor noise: read noise of ``read_sigma`` grey
+    levels with a grain of ``grain`` px (demosaicing and denoising leave noise spatially correlated,
+    so downscaling does not average it away), plus per-pixel shot noise of variance ``shot * value``."""
     rng = np.random.default_rng(seed)
     for f in frames:
+        h, w = f.shape[:2]
         v = f.astype(np.float32) * darken
-        sigma = np.sqrt(read_sigma**2 + shot * v)
-        yield _u8(v + rng.standard_normal(v.shape, np.float32) * sigma)
+        coarse = rng.standard_normal((-(-h // grain), -(-w // grain), 3), np.float32) * read_sigma
+        read = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+        yield _u8(v + read + rng.standard_normal(v.shape, np.float32) * np.sqrt(shot * v))
 
 
 def inset(frames: Frames, plate: np.ndarray, scale: float = 1 / 3, at: tuple[float, float] = (0.55, 0.6)) -> Iterator[np.ndarray]:

@@ -45,7 +45,9 @@ _BLOCK_FRACTION = 1 / 80  # side of a lighting block, fraction of the working wi
 _GAIN_WINDOW = 5  # blocks per side of the gain map's median filter (3 or 5 for float32)
 _INLIER = 0.08  # blocks within this ratio of the median gain refine it
 _SATURATED = 235.0  # grey level (after blur) above which a pixel may be clipped by the sensor
-_OPEN_KERNEL = np.ones((2, 2), np.uint8)
+_DARK = 8.0  # grey levels added to both sides of the jump test's block ratios
+_SPECK = np.ones((2, 2), np.uint8)  # opening with this removes single-pixel specks and 1 px lines
+_KERNEL = np.ones((3, 3), np.uint8)
 
 
 def _check_mask(mask: tuple[Polygon, ...]) -> str | None:
@@ -67,7 +69,7 @@ class DetectorSettings:
         default=4.0, metadata={"min": 1.0, "max": 20.0, "help": "change needed, in multiples of the pixel's noise level"}
     )
     min_threshold: float = field(
-        default=8.0, metadata={"min": 1.0, "max": 100.0, "help": "smallest change counted, grey levels (0..255)"}
+        default=6.0, metadata={"min": 1.0, "max": 100.0, "help": "smallest change counted, grey levels (0..255)"}
     )
     relative_threshold: float = field(
         default=0.05, metadata={"min": 0.0, "max": 1.0, "help": "added to the threshold, fraction of the brightness"}
@@ -134,7 +136,6 @@ class MotionDetector:
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         self.settings = settings
-        self._kernel = np.ones((3, 3), np.uint8)
         self._shake_kernel = np.ones((2 * settings.shake_px + 1,) * 2, np.uint8)
         self.reset()
 
@@ -157,42 +158,47 @@ class MotionDetector:
         gain, jumped = self._lighting(cur)
         if jumped and not warming:
             return self._start(cur, t, "the brightness of most of the frame jumped")
-        # The frame in the background's lighting, compared with the background's min..max over the
-        # shake neighbourhood; the residual is converted back to grey levels of the current frame.
-        norm = cv2.divide(cur, gain)
-        below = cv2.subtract(self._bg_lo, norm)
-        below[cur >= _SATURATED] = 0.0  # a clipped pixel may look darker than it is, never brighter
-        residual = cv2.multiply(cv2.max(cv2.max(cv2.subtract(norm, self._bg_hi), below), 0.0), gain)
+        # residual: how far the frame lies outside the relit background's min..max over the shake
+        # neighbourhood. A clipped pixel may look darker than it is (lo is capped at the clip level);
+        # a clipped background may be brighter than it looks (hi is infinite there).
+        lo = cv2.min(cv2.multiply(self._bg_lo, gain), _SATURATED)
+        hi = cv2.multiply(self._bg_hi, gain)
+        residual = cv2.max(cv2.max(cv2.subtract(cur, hi), cv2.subtract(lo, cur)), 0.0)
         threshold = cv2.scaleAdd(cur, s.relative_threshold, self._threshold)
         fg = cv2.bitwise_and(cv2.compare(residual, threshold, cv2.CMP_GT), self._valid)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _OPEN_KERNEL)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _SPECK)
         changed = cv2.countNonZero(fg) / self._valid_area
         if changed > s.scene_change and not warming:
             return self._start(cur, t, f"{100 * changed:.0f}% of the frame changed")
 
-        persistent = cv2.morphologyEx(cv2.bitwise_and(fg, self._prev_fg), cv2.MORPH_OPEN, _OPEN_KERNEL)
-        self._prev_fg = fg
-        self._learn(cur, gain, residual, fg, dt, warming, t)
+        persistent = cv2.bitwise_and(cv2.bitwise_and(fg, self._fg1), self._fg2)
+        self._fg1, self._fg2 = fg, self._fg1
+        # the background is protected wherever the residual reaches half the threshold (hysteresis):
+        # at night a person is only partly above the threshold, and must not fade into the background
+        moving = cv2.dilate(cv2.compare(residual, threshold * 0.5, cv2.CMP_GT), _KERNEL)
+        self._learn(cur, gain, residual, fg, moving, dt, warming, t)
         if warming:
             return MotionResult(False, 0.0, (), warming_up=True)
         return self._blobs(fg, persistent)
 
     def _start(self, cur: np.ndarray, t: float, why: str = "") -> MotionResult:
-        """(Re)start from ``cur`` as the background; warm up for ``warmup_s``."""
+        """(Re)start with ``cur`` as the background and warm up for ``warmup_s``."""
         if why:
             logger.info("scene change (%s): re-learning the background", why)
         s = self.settings
         h, w = cur.shape
         self._shape = (h, w)
+        self._warm_until = t + s.warmup_s
+        self._refresh_at = self._refreshed = t
         self._bg = cur.copy()
         self._bg_lo = self._bg_hi = self._bg
         self._var = np.full((h, w), (s.min_threshold / s.threshold) ** 2, np.float32)
         self._threshold = np.full((h, w), s.min_threshold, np.float32)
-        self._prev_fg = np.zeros((h, w), np.uint8)
+        self._fg1 = self._fg2 = np.zeros((h, w), np.uint8)  # foreground of the last two frames
+        self._candidates: list[tuple[int, int, int, int]] = []
         self._levels = max(1, round(math.log2(max(2.0, w * _BLOCK_FRACTION))))
-        self._ratio_c = np.ones(_coarse(cur, self._levels).shape, np.float32)
-        self._warm_until = t + s.warmup_s
-        self._refresh_at = t
+        self._bg_c = _coarse(cur, self._levels)
+        self._damped_c = np.ones(self._bg_c.shape, np.float32)
         valid = np.full((h, w), 255, np.uint8)
         for poly in s.mask:
             pts = np.array([(x * (w - 1), y * (h - 1)) for x, y in poly], np.float32)
@@ -205,65 +211,87 @@ class MotionDetector:
     def _lighting(self, cur: np.ndarray) -> tuple[np.ndarray, bool]:
         """Smooth gain map from the background to the current frame, and whether the brightness of
         most of the frame jumped since the previous frame (lights, IR-cut filter, exposure step)."""
-        cur_c, bg_c = _coarse(cur, self._levels), _coarse(self._bg, self._levels)
-        usable = self._valid_c & (cur_c < _SATURATED) & (bg_c < _SATURATED)
+        cur_c, bg_c = _coarse(cur, self._levels), self._bg_c
+        usable = self._valid_c & (cur_c < _SATURATED)
         ratio = (cur_c + 1.0) / (bg_c + 1.0)
         ratio[~usable] = 1.0
-        step = ratio / self._ratio_c
-        self._ratio_c = ratio
+        # jump test on a ratio damped in the dark, where night noise makes block ratios jitter; flakes
+        # and people make some blocks brighter and others darker, a light switch moves most one way
+        damped = (cur_c + _DARK) / (bg_c + _DARK)
+        step = damped / self._damped_c
+        self._damped_c = damped
         limit = math.exp(self.settings.lighting_jump)
-        jumped = int(np.count_nonzero((step > limit) | (step < 1.0 / limit))) > 0.5 * max(1, int(usable.sum()))
+        half = 0.5 * max(1, int(np.count_nonzero(usable)))
+        jumped = int(np.count_nonzero(step > limit)) > half or int(np.count_nonzero(step < 1.0 / limit)) > half
         gain = cv2.medianBlur(ratio, _GAIN_WINDOW) if min(ratio.shape) >= _GAIN_WINDOW else ratio
-        # refine: the median flattens smooth ramps (shadow edges); average the blocks that agree with it
+        # the median flattens smooth ramps such as shadow edges: add the mean of the blocks that agree with it
         rest = ratio / gain
         inlier = (usable & (np.abs(rest - 1.0) < _INLIER)).astype(np.float32)
         num, den = cv2.blur(rest * inlier, (3, 3)), cv2.blur(inlier, (3, 3))
-        gain = gain * np.where(den > 0.2, num / np.maximum(den, 1e-6), 1.0).astype(np.float32)
+        gain *= np.where(den > 0.2, num / np.maximum(den, 1e-6), 1.0).astype(np.float32)
         gain = np.clip(gain, 0.1, 10.0)
         return cv2.resize(gain, (self._shape[1], self._shape[0]), interpolation=cv2.INTER_LINEAR), jumped
 
     def _learn(
-        self, cur: np.ndarray, gain: np.ndarray, residual: np.ndarray, fg: np.ndarray, dt: float, warming: bool, t: float
+        self,
+        cur: np.ndarray,
+        gain: np.ndarray,
+        residual: np.ndarray,
+        fg: np.ndarray,
+        moving: np.ndarray,
+        dt: float,
+        warming: bool,
+        t: float,
     ) -> None:
         s = self.settings
         tau = s.warmup_s / 4 if warming else s.background_s
         alpha = 1.0 - math.exp(-dt / max(tau, 1e-3))
-        moving = cv2.dilate(fg, self._kernel)
-        still = cv2.bitwise_not(moving)
         if warming:
             cv2.accumulateWeighted(cur, self._bg, alpha)
         else:
-            # still pixels learn the frame; moving ones learn the lighting change (so the background stays
-            # consistent around them) and the frame itself foreground_slowdown times more slowly
+            # Still pixels learn the frame. Moving ones learn only the lighting change, so that the
+            # background stays consistent around them, and the frame foreground_slowdown times slower.
             target = cv2.multiply(self._bg, gain)
-            cv2.copyTo(cur, still, target)
+            cv2.copyTo(cur, cv2.bitwise_not(moving), target)
             cv2.accumulateWeighted(target, self._bg, alpha)
             cv2.accumulateWeighted(cur, self._bg, 1.0 - math.exp(-dt / (tau * s.foreground_slowdown)), moving)
-        cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, alpha, still)
         if warming or t >= self._refresh_at:
             # maps that change slowly are refreshed a few times a second, not every frame
-            self._refresh_at = t + 0.25
+            beta = 1.0 - math.exp(-(t - self._refreshed) / max(tau, 1e-3))
+            self._refresh_at, self._refreshed = t + 0.25, t
+            # noise level: running mean square of the residual where nothing moves
+            cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, beta, cv2.bitwise_not(moving))
             self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
+            self._bg_c = _coarse(self._bg, self._levels)
             if s.shake_px:
                 self._bg_lo = cv2.erode(self._bg, self._shake_kernel)
                 self._bg_hi = cv2.dilate(self._bg, self._shake_kernel)
             else:
-                self._bg_lo = self._bg_hi = self._bg
+                self._bg_lo, self._bg_hi = self._bg, self._bg.copy()
+            self._bg_hi[self._bg_hi >= _SATURATED] = np.inf
 
     def _blobs(self, fg: np.ndarray, persistent: np.ndarray) -> MotionResult:
-        """Blobs of this frame's foreground that hold at least ``min_area`` of persistent pixels."""
+        """Blobs of this frame's foreground that hold at least ``min_area`` of pixels that were
+        foreground in the last three frames, and that overlap such a blob of the previous frame."""
+        previous, self._candidates = self._candidates, []
         if cv2.countNonZero(persistent) == 0:
             return MotionResult(False, 0.0, ())
         h, w = fg.shape
         min_px = max(1.0, self.settings.min_area * h * w)
-        merged = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._kernel)  # join a person's fragments
+        merged = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _KERNEL)  # join a person's fragments
         contours, _ = cv2.findContours(merged, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes: list[Box] = []
         area = 0
         for c in contours:
             x, y, bw, bh = cv2.boundingRect(c)
+            if bw * bh < min_px:
+                continue
             n = cv2.countNonZero(persistent[y : y + bh, x : x + bw])
-            if n >= min_px:
+            if n < min_px:
+                continue
+            x1, y1 = x + bw, y + bh
+            self._candidates.append((x, y, x1, y1))
+            if any(x <= px1 + 2 and px <= x1 + 2 and y <= py1 + 2 and py <= y1 + 2 for px, py, px1, py1 in previous):
                 boxes.append((x / w, y / h, bw / w, bh / h))
                 area += n
         return MotionResult(bool(boxes), min(1.0, area / self._valid_area), tuple(boxes))
