@@ -8,6 +8,12 @@
                                   [--fingerprint SHA256:...]    pin a Pi's host key, add its [[watcher]] table
     python -m inspector cleanup --config FILE [--dry-run] [--json]
                                                  stale downloads, old quarantine, library retention
+    python -m inspector analyze VIDEO... [--json] [--out DIR]   analyze any video file, print a summary
+    python -m inspector analyze --config FILE [--reanalyze]     the library's pending clips, then the report
+    python -m inspector report --config FILE                    rebuild <library>/report/index.html
+
+pull and run also analyze new clips (process pool, apart from transfer) and keep the report
+current, unless given --no-analyze.
 """
 
 from __future__ import annotations
@@ -55,6 +61,15 @@ def _summary_text(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["analyze"]:
+        from inspector.analysis.cli import main as analyze_main
+
+        return analyze_main(argv[1:])
+    if argv[:1] == ["report"]:
+        from inspector.report.cli import main as report_main
+
+        return report_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m inspector", description="Pull and inspect clips from watchers.")
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("pull", "run", "status", "cleanup"):
@@ -67,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--dry-run", action="store_true")
         if name == "pull":
             s.add_argument("--no-progress", action="store_true")
+        if name in ("pull", "run"):
+            s.add_argument("--no-analyze", action="store_true", help="transfer only: no analysis, no report")
+            s.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
+    sub.add_parser("analyze", help="analyze video files or the library's pending clips (analyze --help)")
+    sub.add_parser("report", help="rebuild the library's HTML report (report --help)")
     from inspector.add_watcher import add_arguments as add_watcher_arguments
 
     add_watcher_arguments(sub.add_parser("add-watcher", help="trust a Pi's host key and add it to the config"))
@@ -113,7 +133,18 @@ def main(argv: list[str] | None = None) -> int:
 
     stop = stop_on_signals("stopping after the current step", logger)
     if args.command == "run":
-        run_forever(cfg, stop)
+        if args.no_analyze:
+            run_forever(cfg, stop)
+            return 0
+        from inspector.analysis.service import AnalysisService
+
+        service = AnalysisService(cfg.library, stop, workers=args.workers or None,
+                                  interval_s=max(cfg.settings.poll_interval_s, 60.0)).start()
+        try:
+            run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None)
+        finally:
+            stop.set()
+            service.close()
         return 0
     progress = _ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
     results = pull_all(cfg, progress=progress, stop=stop)
@@ -124,6 +155,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(s.quarantined)}, skipped {len(s.skipped)}, {s.bytes_transferred} bytes")
         if r.error:
             print(f"{r.name}: FAILED: {r.error}")
+    if not args.no_analyze and not stop.is_set():
+        from inspector.analysis.pending import analyze_pending
+        from inspector.report import build_report
+
+        summary = analyze_pending(cfg.library, args.workers or None, stop=stop)
+        print(f"analysis: analyzed {len(summary.analyzed)}, quarantined {len(summary.quarantined)}, "
+              f"failed {len(summary.failed)} ({summary.media_s:.1f} s of video in {summary.wall_s:.1f} s)")
+        print(f"report: {build_report(cfg.library)}")
     cat = Catalog(cfg.library / "catalog.sqlite3")
     print(_summary_text(cat.summary()))
     cat.close()

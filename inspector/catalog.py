@@ -1,7 +1,8 @@
 """The catalog: one SQLite (WAL) row per (watcher, clip id) with the clip's state.
 
 States: ``downloading`` -> ``stored`` (verified local copy, manifest beside it) -> ``acked``
-(archived or deleted on the watcher) -> later ``analyzed``; or ``quarantined`` with a reason.
+(archived or deleted on the watcher) -> ``analyzed`` (results beside the clip, summary columns
+here, ``analyzer_version`` says by which analyzer); or ``quarantined`` with a reason.
 Each thread opens its own :class:`Catalog` (sqlite3 connections are per thread); WAL lets
 readers run while one writer commits, and ``busy_timeout`` serializes writers.
 """
@@ -44,6 +45,17 @@ CREATE TABLE IF NOT EXISTS watchers (
 
 DONE_STATES = ("stored", "acked", "analyzed")
 
+# Columns added after the first release: (name, SQL type). Added in place by Catalog._migrate.
+ANALYSIS_COLUMNS = (
+    ("analyzer_version", "INTEGER"),
+    ("analyzed_at", "REAL"),
+    ("duration_s", "REAL"),
+    ("people_peak", "INTEGER"),
+    ("motion_peak", "REAL"),
+    ("motion_s", "REAL"),
+    ("analysis_path", "TEXT"),
+)
+
 
 @dataclass(frozen=True)
 class ClipRow:
@@ -58,6 +70,22 @@ class ClipRow:
     attempts: int
 
 
+@dataclass(frozen=True)
+class AnalyzedRow:
+    watcher: str
+    clip_id: str
+    camera: str
+    started_at: str | None
+    ended_at: str | None
+    local_path: str | None
+    analyzer_version: int | None
+    duration_s: float | None
+    people_peak: int | None
+    motion_peak: float | None
+    motion_s: float | None
+    analysis_path: str | None
+
+
 class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -66,6 +94,24 @@ class Catalog:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add missing analysis columns. Inside one write transaction, so two connections
+        migrating at once do not both try to add a column."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(clips)")}
+        if all(name in have for name, _ in ANALYSIS_COLUMNS):
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(clips)")}
+            for name, sql_type in ANALYSIS_COLUMNS:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE clips ADD COLUMN {name} {sql_type}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -105,6 +151,46 @@ class Catalog:
         now = time.time()
         self.db.execute("UPDATE clips SET state='acked', acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
                         "AND state='stored'", (now, now, watcher, clip_id))
+        # analysis may have finished between 'stored' and the ack: keep 'analyzed', record the ack
+        self.db.execute("UPDATE clips SET acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
+                        "AND state='analyzed' AND acked_at IS NULL", (now, now, watcher, clip_id))
+
+    def clips_to_analyze(self, version: int, reanalyze: bool = False) -> list[ClipRow]:
+        """Clips stored or acked and not yet analyzed; with ``reanalyze``, also clips analyzed by
+        an analyzer older than ``version``. Oldest first."""
+        q = ("SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips "
+             "WHERE state IN ('stored','acked')")
+        if reanalyze:
+            q += " OR (state='analyzed' AND COALESCE(analyzer_version, 0) < ?)"
+        q += " ORDER BY started_at, watcher, clip_id"
+        return [ClipRow(*r) for r in self.db.execute(q, (version,) if reanalyze else ())]
+
+    def mark_analyzed(self, watcher: str, clip_id: str, version: int, *, duration_s: float, people_peak: int,
+                      motion_peak: float, motion_s: float, analysis_path: str) -> bool:
+        """Record a finished analysis; only a clip that is stored, acked or analyzed can be.
+        Returns whether the row was updated."""
+        now = time.time()
+        cur = self.db.execute(
+            "UPDATE clips SET state='analyzed', analyzer_version=?, analyzed_at=?, duration_s=?, people_peak=?, "
+            "motion_peak=?, motion_s=?, analysis_path=?, reason=NULL, updated=? "
+            "WHERE watcher=? AND clip_id=? AND state IN ('stored','acked','analyzed')",
+            (version, now, duration_s, people_peak, motion_peak, motion_s, analysis_path, now, watcher, clip_id))
+        return cur.rowcount == 1
+
+    def analyzed(self) -> list[AnalyzedRow]:
+        """Every analyzed clip, newest first."""
+        return [AnalyzedRow(*r) for r in self.db.execute(
+            "SELECT watcher, clip_id, camera, started_at, ended_at, local_path, analyzer_version, duration_s, "
+            "people_peak, motion_peak, motion_s, analysis_path FROM clips WHERE state='analyzed' "
+            "ORDER BY started_at DESC, clip_id DESC")]
+
+    def count_state(self, state: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM clips WHERE state=?", (state,)).fetchone()[0]
+
+    def quarantined(self) -> list[ClipRow]:
+        return [ClipRow(*r) for r in self.db.execute(
+            "SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips "
+            "WHERE state='quarantined' ORDER BY clip_id DESC")]
 
     def mark_quarantined(self, watcher: str, clip_id: str, reason: str, local_path: str | None) -> None:
         self.db.execute("UPDATE clips SET state='quarantined', reason=?, local_path=?, updated=? "

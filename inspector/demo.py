@@ -47,6 +47,13 @@ def main(argv: list[str]) -> int:
             print(f"inspector pulled {len(s.stored)} clip(s), {s.bytes_transferred} bytes, verified by sha256")
         if r.error:
             print(f"inspector FAILED: {r.error}")
+    if not any(r.error for r in results):
+        from inspector.analysis.pending import analyze_pending
+        from inspector.report import build_report
+
+        done = analyze_pending(library, None)
+        print(f"inspector analyzed {len(done.analyzed)} clip(s) ({done.media_s:.1f} s of video in {done.wall_s:.1f} s)")
+        print(f"report: {build_report(library)}  (open it in a browser)")
     cat = Catalog(library / "catalog.sqlite3")
     summary = cat.summary()
     cat.close()

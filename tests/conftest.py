@@ -11,6 +11,19 @@ import pytest
 FAKES = Path(__file__).resolve().parent / "fakes"
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_processes():
+    """A test that fails while a watcher process runs must not leave it running."""
+    yield
+    from tests.proc import LIVE
+
+    while LIVE:
+        proc = LIVE.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def drop_picamera2_modules() -> None:
     for name in list(sys.modules):
         if name == "picamera2" or name.startswith("picamera2."):

@@ -13,6 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+LIVE: list[subprocess.Popen[str]] = []  # killed after each test by the autouse fixture in conftest.py
+
+
 class WatcherProcess:
     def __init__(self, *args: str, cwd: Path | None = None) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -20,6 +23,7 @@ class WatcherProcess:
             [sys.executable, "-m", "watcher", *args], cwd=cwd or ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
+        LIVE.append(self.proc)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.log: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

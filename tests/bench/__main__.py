@@ -4,6 +4,7 @@ last, one JSON object with its measurements.
     detector   our motion detector vs a naive full-resolution reference on the same 720p frames,
                plus the pre-roll's memory for 5 s of 720p30 vs raw frames
     sftp       our SFTP pull vs OpenSSH sftp vs paramiko's get, same file, same loopback sshd
+    analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ def main(argv: list[str]) -> int:
 
         result = detector.run()
         result.update(preroll_memory.run())
+    elif name == "analysis":
+        from tests.bench import analysis
+
+        result = analysis.run()
     elif name == "sftp":
         from tests.bench import sftp
 

@@ -135,7 +135,7 @@ def test_inspector_sigkilled_mid_transfer_then_completes(tmp_path: Path, sshd, w
     ids = {p.stem for p in remote.glob("*.json")}
     library = tmp_path / "library"
     cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)])
-    cmd = [sys.executable, "-m", "inspector", "pull", "--config", str(cfg), "--log-level", "DEBUG"]
+    cmd = [sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg), "--log-level", "DEBUG"]
     p = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert p.stderr is not None
     for line in p.stderr:  # wait until the big clip is partly downloaded
@@ -169,12 +169,12 @@ def test_local_disk_full_deletes_nothing_and_next_run_completes(tmp_path: Path, 
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(library)], check=True)
     try:
         cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote, after_transfer="delete")])
-        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--config", str(cfg)], cwd=ROOT,
+        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 1 and "local disk full" in r.stderr, r.stderr[-2000:]
         assert (remote / f"{m.id}.mp4").exists() and (remote / f"{m.id}.json").exists()
         subprocess.run(["mount", "-o", "remount,size=64m", str(library)], check=True)
-        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--config", str(cfg)], cwd=ROOT,
+        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         assert sha256_file(Library(library).final(m.id)) == (m.size, m.sha256)
@@ -190,7 +190,7 @@ def test_run_mode_picks_up_a_new_clip_within_the_poll_interval(tmp_path: Path, s
     remote.mkdir(parents=True)
     library = tmp_path / "library"
     cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)], poll_interval_s=0.5)
-    p = subprocess.Popen([sys.executable, "-m", "inspector", "run", "--config", str(cfg)], cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "inspector", "run", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
                          stderr=subprocess.PIPE, text=True)
     try:
         assert p.stderr is not None

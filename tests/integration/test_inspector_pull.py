@@ -32,7 +32,7 @@ def test_pull_archive_end_to_end(tmp_path: Path, sshd, watcher_clips: Path) -> N
     remote, ids = setup_remote(tmp_path, watcher_clips)
     library = tmp_path / "library"
     cfg = write_config(tmp_path / "inspector.toml", library, [sshd.watcher_toml("pi1", remote)])
-    r = inspector_cli("pull", "--config", str(cfg))
+    r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 0, r.stderr[-3000:]
     assert not list(remote.iterdir()), "the remote keeps nothing it should not"
     archived = tmp_path / "pi" / "transferred"
@@ -52,7 +52,7 @@ def test_pull_archive_end_to_end(tmp_path: Path, sshd, watcher_clips: Path) -> N
     assert not list((library / "incoming" / "pi1").glob("*"))
     s = inspector_cli("status", "--config", str(cfg), "--json")
     assert json.loads(s.stdout)["states"] == {"acked": len(ids)}
-    again = inspector_cli("pull", "--config", str(cfg))  # idempotent: nothing new, nothing duplicated
+    again = inspector_cli("pull", "--no-analyze", "--config", str(cfg))  # idempotent: nothing new, nothing duplicated
     assert again.returncode == 0 and "stored 0" in again.stdout
 
 
@@ -74,14 +74,14 @@ def test_wrong_host_key_refuses_and_touches_nothing(tmp_path: Path, sshd, watche
     library = tmp_path / "library"
     cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)])
     sshd.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} " + " ".join(other.with_suffix(".pub").read_text().split()[:2]) + "\n")
-    r = inspector_cli("pull", "--config", str(cfg))
+    r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1
     assert "host key" in r.stderr and "pi1" in r.stdout
     assert tree_files(tmp_path / "pi") == before
     assert not list(library.glob("cam1/**/*.mp4"))
     # an unknown host (empty known_hosts) is refused the same way, never added
     sshd.known_hosts.write_text("")
-    r = inspector_cli("pull", "--config", str(cfg))
+    r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1 and "not in" in r.stderr and sshd.known_hosts.read_text() == ""
 
 
@@ -90,9 +90,20 @@ def test_two_watchers_one_down(tmp_path: Path, sshd, watcher_clips: Path) -> Non
     library = tmp_path / "library"
     down = sshd.watcher_toml("pi2", tmp_path / "nowhere").replace(f"port = {sshd.port}", "port = 9")
     cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote), down])
-    r = inspector_cli("pull", "--config", str(cfg))
+    r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1
     assert "pi2: FAILED" in r.stdout and "pi1: stored" in r.stdout
     assert len(list(library.glob("cam1/*/*.mp4"))) == len(ids)
     s = json.loads(inspector_cli("status", "--config", str(cfg), "--json").stdout)
     assert s["watchers"]["pi2"]["last_error"] and s["watchers"]["pi1"]["states"] == {"acked": len(ids)}
+
+
+def test_pull_analyzes_and_builds_the_report(tmp_path: Path, sshd, watcher_clips: Path) -> None:
+    remote, ids = setup_remote(tmp_path, watcher_clips)
+    library = tmp_path / "library"
+    cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)])
+    r = inspector_cli("pull", "--config", str(cfg))
+    assert r.returncode == 0 and "analysis: analyzed" in r.stdout, r.stderr[-3000:]
+    assert (library / "report" / "index.html").is_file()
+    s = json.loads(inspector_cli("status", "--config", str(cfg), "--json").stdout)
+    assert s["states"] == {"analyzed": len(ids)}

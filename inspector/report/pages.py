@@ -1,0 +1,151 @@
+"""The report's HTML: the index and one page per clip. Self-contained (inline CSS, JS and SVG),
+offline from ``file://``, readable on a phone. Stills and videos are linked by relative path into
+the library (``report/`` sits at the library root)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from html import escape
+from urllib.parse import quote
+
+from inspector.report.model import ClipEntry, LibraryView
+from inspector.report.svg import boxes_over, sparkline, timeline
+
+CSS = """
+:root{color-scheme:dark}*{box-sizing:border-box}
+body{margin:0;font:15px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#111418;color:#e6e6e6}
+header,main,footer{padding:10px 14px;max-width:1200px;margin:auto}
+h1{font-size:1.3em;margin:.2em 0}h2{font-size:1.1em;margin:1.2em 0 .3em;border-bottom:1px solid #333}
+h3{font-size:.95em;margin:.8em 0 .3em;color:#aaa}a{color:#4fc3f7}
+.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:.5em 0}
+select,label{font-size:1em}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:10px}
+.card{background:#1b1f24;border-radius:8px;overflow:hidden;color:inherit;text-decoration:none;display:block}
+.card img{width:100%;aspect-ratio:16/9;object-fit:cover;display:block;background:#000}
+.card .meta{padding:6px 8px;font-size:.9em}.card .spark{width:100%;height:24px;display:block}
+.badge{display:inline-block;padding:0 6px;border-radius:9px;background:#2d3a46;color:#4fc3f7;font-size:.85em}
+.badge.none{color:#888;background:#262a30}.totals{color:#aaa;font-size:.9em}
+video,.still,svg.people,svg.timeline{width:100%;max-width:960px;display:block;background:#000;border-radius:6px}
+table{border-collapse:collapse;font-size:.9em}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
+th{color:#aaa;font-weight:normal}.muted{color:#888}.nav{display:flex;justify-content:space-between;gap:8px}
+@media (max-width:480px){.grid{grid-template-columns:repeat(2,1fr)}body{font-size:14px}}
+"""
+
+FILTER_JS = """
+(function(){
+  var cam=document.getElementById('f-camera'), ppl=document.getElementById('f-people');
+  function apply(){
+    var c=cam.value, p=ppl.checked;
+    document.querySelectorAll('.card').forEach(function(el){
+      var ok=(!c||el.dataset.camera===c)&&(!p||+el.dataset.people>0);
+      el.style.display=ok?'':'none';
+    });
+    document.querySelectorAll('[data-group]').forEach(function(g){
+      var any=g.querySelector('.card:not([style*="none"])');
+      g.style.display=any?'':'none';
+    });
+  }
+  cam.addEventListener('change',apply); ppl.addEventListener('change',apply); apply();
+})();
+"""
+
+
+def _page(title: str, body: str, script: str = "") -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}"
+            + (f"<script>{script}</script>" if script else "") + "</body></html>\n")
+
+
+def _dur(s: float) -> str:
+    return f"{int(s // 60)}:{int(round(s % 60)):02d}" if s >= 60 else f"{s:.1f} s"
+
+
+def _people(n: int) -> str:
+    return f'<span class="badge">{n} {"person" if n == 1 else "people"}</span>' if n else \
+        '<span class="badge none">no people</span>'
+
+
+def clip_page_name(c: ClipEntry) -> str:
+    return f"clips/{c.clip_id}.html"
+
+
+def index_html(view: LibraryView) -> str:
+    cameras = sorted({c.camera for c in view.clips})
+    days: dict[str, list[ClipEntry]] = defaultdict(list)
+    for c in view.clips:
+        days[c.day].append(c)
+    out = [f"<header><h1>Clips</h1><div class=\"totals\">{len(view.clips)} analyzed clip(s)"
+           f"{f', {view.waiting} waiting for analysis' if view.waiting else ''}"
+           f"{f', {len(view.quarantined)} quarantined' if view.quarantined else ''}"
+           f" · built {escape(view.built_at.strftime('%Y-%m-%d %H:%M:%S %Z'))}</div>"
+           '<div class="filters"><label>Camera <select id="f-camera"><option value="">all</option>'
+           + "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in cameras)
+           + '</select></label><label><input type="checkbox" id="f-people"> people only</label></div></header><main>']
+    if not view.clips:
+        out.append('<p class="muted">No analyzed clips yet.</p>')
+    for day in sorted(days, reverse=True):
+        clips = days[day]
+        with_people = sum(1 for c in clips if c.people_peak)
+        out.append(f'<section data-group="day"><h2>{escape(day)}</h2><div class="totals">{len(clips)} clip(s), '
+                   f'{_dur(sum(c.duration_s for c in clips))} of video, {with_people} with people, '
+                   f'motion {_dur(sum(c.motion_s for c in clips))}</div>')
+        for cam in sorted({c.camera for c in clips}):
+            out.append(f'<div data-group="camera"><h3>{escape(cam)}</h3><div class="grid">')
+            for c in (c for c in clips if c.camera == cam):
+                out.append(_card(c))
+            out.append("</div></div>")
+        out.append("</section>")
+    if view.quarantined:
+        out.append("<h2>Quarantined</h2><table>" + "".join(
+            f"<tr><td>{escape(w)}</td><td>{escape(cid)}</td><td>{escape(reason)}</td></tr>"
+            for w, cid, reason in view.quarantined) + "</table>")
+    out.append("</main>")
+    return _page("Clips", "".join(out), FILTER_JS)
+
+
+def _card(c: ClipEntry) -> str:
+    return (f'<a class="card" href="{quote(clip_page_name(c))}" data-camera="{escape(c.camera)}" '
+            f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}">'
+            f'<img src="../{quote(c.thumb)}" alt="{escape(c.clip_id)}" width="320" height="180">'
+            f'{sparkline(c.analysis["motion"]["activity"])}'
+            f'<div class="meta"><b>{escape(c.started.strftime("%H:%M:%S"))}</b> · {_dur(c.duration_s)} '
+            f'{_people(c.people_peak)}</div></a>')
+
+
+def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) -> str:
+    a, m = c.analysis, c.manifest
+    up = "../../"
+    people = a["people"]
+    nav = ('<div class="nav"><a href="../index.html">&larr; all clips</a><span>'
+           + (f'<a href="{quote(newer.clip_id)}.html">newer</a> ' if newer else "")
+           + (f'<a href="{quote(older.clip_id)}.html">older</a>' if older else "") + "</span></div>")
+    parts = [f"<header>{nav}<h1>{escape(c.camera)} · {escape(c.started.strftime('%Y-%m-%d %H:%M:%S'))}</h1>"
+             f"<div>{_dur(c.duration_s)} · motion {_dur(c.motion_s)} · {_people(c.people_peak)}</div></header><main>",
+             f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}" '
+             f'poster="{up}{quote(c.thumb)}"></video>',
+             "<h2>Motion</h2>",
+             timeline(a["motion"]["activity"], a["motion"]["bin_s"], c.duration_s, a["motion"]["segments"],
+                      people["per_second"]),
+             '<div class="muted">orange: activity per 0.1 s and motion segments; blue: people per second</div>']
+    if c.people_still and people.get("boxes"):
+        w, h = a["video"]["width"], a["video"]["height"]
+        parts.append(f"<h2>People at {people['best_t']:.1f} s</h2>"
+                     + boxes_over(up + quote(c.people_still), w, h, people["boxes"],
+                                  f"{len(people['boxes'])} people"))
+    else:
+        parts.append(f'<h2>People</h2><p class="muted">No people found ({people["sampled"]} frames checked).</p>')
+    parts.append(f'<h2>Across the clip</h2><img class="still" src="{up}{quote(c.sheet)}" alt="contact sheet">')
+    facts = {k: v for k, v in json.loads(m.to_json()).items()}
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}"
+                   f"</td></tr>" for k, v in sorted(facts.items()))
+    decoded = a["video"]
+    parts.append(f"<h2>Manifest</h2><table>{rows}</table>"
+                 f"<h2>Decoded</h2><table><tr><th>codec</th><td>{escape(decoded['codec'])}</td></tr>"
+                 f"<tr><th>frames</th><td>{decoded['frames']}</td></tr><tr><th>fps</th><td>{decoded['fps']}</td></tr>"
+                 f"<tr><th>resolution</th><td>{decoded['width']}x{decoded['height']}</td></tr>"
+                 f"<tr><th>analyzer</th><td>v{a['analyzer_version']}, {escape(str(people.get('detector')))}</td></tr>"
+                 f"<tr><th>watcher</th><td>{escape(c.watcher)}</td></tr></table>")
+    parts.append(f'<p><a href="{up}{quote(c.video)}" download>download the clip</a></p></main>')
+    return _page(f"{c.camera} {c.started:%Y-%m-%d %H:%M:%S}", "".join(parts))

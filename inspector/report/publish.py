@@ -1,0 +1,131 @@
+"""Building the report and swapping it in atomically.
+
+    <library>/report              -> symlink to .report-<generation>   (what readers open)
+    <library>/.report-<gen>/      index.html, clips/<id>.html
+    <library>/.report.lock        flock: one builder at a time
+
+Generations sit beside ``report`` (not deeper), so the pages' relative links into the library
+(``../cam1/...``) mean the same whether ``..`` is taken lexically (browsers) or physically.
+
+A rebuild writes a new generation directory (every file fsynced), then flips the symlink with
+``os.replace`` of a temporary symlink, which is atomic: a reader resolves ``report/`` to the old
+generation or to the new one, never to a half-written one. Killing the builder at any point
+leaves ``report`` pointing at the previous, complete generation; leftovers of a killed build are
+removed by the next one (under the lock). The generation a flip replaces is kept until the next
+build, so a reader that resolved ``report`` just before the flip still finds every page it needs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from inspector.report.model import LibraryView, load_view
+from inspector.report.pages import clip_html, clip_page_name, index_html
+from shared.atomic import fsync_dir
+
+logger = logging.getLogger(__name__)
+
+REPORT = "report"
+GENERATION_PREFIX = ".report-"
+
+# Test hook: called with ("page", name) after each page is written and ("swap", generation) just
+# before the flip. Production passes None.
+Hook = Callable[[str, str], None]
+
+
+@contextmanager
+def _locked(library: Path) -> Iterator[None]:
+    fd = os.open(library / ".report.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def current_generation(library: Path) -> Path | None:
+    link = library / REPORT
+    if link.is_symlink():
+        return (library / os.readlink(link)).resolve()
+    return None
+
+
+def build_report(library: Path, *, hook: Hook | None = None) -> Path:
+    """Rebuild ``<library>/report`` from the catalog; return the path of its index.html."""
+    library = Path(library)
+    with _locked(library):
+        _remove_stale(library)
+        view = load_view(library)
+        stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
+        gen = library / f"{GENERATION_PREFIX}{stamp}"
+        _write_generation(gen, view, hook)
+        if hook:
+            hook("swap", gen.name)
+        _flip(library, gen)
+    logger.info("report: %d clip(s) in %s", len(view.clips), library / REPORT / "index.html")
+    return library / REPORT / "index.html"
+
+
+def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
+    (gen / "clips").mkdir(parents=True)
+    clips = view.clips
+    for i, c in enumerate(clips):
+        name = clip_page_name(c)
+        _write(gen / name, clip_html(c, clips[i - 1] if i > 0 else None, clips[i + 1] if i + 1 < len(clips) else None))
+        logger.debug("report: wrote %s", name)
+        if hook:
+            hook("page", name)
+    _write(gen / "index.html", index_html(view))
+    if hook:
+        hook("page", "index.html")
+    fsync_dir(gen / "clips")
+    fsync_dir(gen)
+    fsync_dir(gen.parent)
+
+
+def _flip(library: Path, gen: Path) -> None:
+    link = library / REPORT
+    tmp = library / f".{REPORT}.link.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(gen, library), tmp)
+    if link.exists() and not link.is_symlink():  # a report directory from elsewhere: move it aside first
+        aside = library / f"{GENERATION_PREFIX}replaced-{time.time_ns()}"
+        os.replace(link, aside)
+    os.replace(tmp, link)
+    fsync_dir(library)
+
+
+def generations(library: Path) -> list[Path]:
+    return sorted(library.glob(f"{GENERATION_PREFIX}*"))
+
+
+def _remove_stale(library: Path) -> None:
+    """Leftovers of killed builds and the generation the last flip replaced: all but the current one."""
+    current = current_generation(library)
+    for d in generations(library):
+        if current is not None and d.resolve() == current:
+            continue
+        if (d / "index.html").exists():
+            logger.debug("report: removing %s (replaced by the last build)", d.name)
+        else:
+            logger.info("report: removing %s, left by an interrupted build", d.name)
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+        else:
+            d.unlink(missing_ok=True)
+    for tmp in library.glob(f".{REPORT}.link.*"):
+        tmp.unlink(missing_ok=True)
