@@ -114,7 +114,9 @@ def _rebuild_missing_manifests(dirs: DataDir) -> list[str]:
     rebuilt = []
     for clip in sorted(dirs.recorded.glob("*.mp4")):
         clip_id = clip.stem
-        if dirs.manifest(clip_id).exists() or dirs.part(clip_id).exists():
+        # the part first: a publishing writer removes its .part only after the manifest is written,
+        # so once the part is gone a missing manifest really is missing
+        if dirs.part(clip_id).exists() or dirs.manifest(clip_id).exists():
             continue
         try:
             parsed = parse_clip_id(clip_id)
@@ -129,7 +131,10 @@ def _rebuild_missing_manifests(dirs: DataDir) -> list[str]:
             continue
         finally:
             probe.unlink(missing_ok=True)
-        size, sha = sha256_file(clip)
+        try:
+            size, sha = sha256_file(clip)
+        except FileNotFoundError:
+            continue  # taken away meanwhile (an inspector archiving it)
         start = parsed.started
         end = datetime.fromtimestamp(start.timestamp() + r.last_s - r.first_s, tz=timezone.utc)
         fps = (r.frames - 1) / (r.last_s - r.first_s) if r.frames > 1 and r.last_s > r.first_s else 0.0

@@ -56,8 +56,8 @@ def align(value: int, to: int) -> int:
 def square_origin(n: int, width: int, height: int) -> tuple[int, int, int]:
     """(x, y, side) of the bright square in frame ``n`` of a ``width`` x ``height`` image."""
     side = max(2, height // SQUARE_FRACTION)
-    x = (n * 3 * side // 4) % max(1, width - side)
-    y = (n * side // 4) % max(1, height - side)
+    x = (n * side // 4) % max(1, width - side)  # a walker crossing the frame in a few seconds
+    y = (n * side // 16) % max(1, height - side)
     return x, y, side
 
 
