@@ -21,15 +21,14 @@ def _u8(x: np.ndarray) -> np.ndarray:
 
 
 def sensor_noise(frames: Frames, sigma: float = 2.5, seed: int = 0) -> Iterator[np.ndarray]:
-    """Add fresh Gaussian noise (sigma grey levels, independent per channel) to every frame."""
+    """Add fresh Gaussian noise of ``sigma`` grey levels to every frame (luma noise: the same value
+    on the three channels, which is what a luma-based detector sees, at a third of the cost)."""
     rng = np.random.default_rng(seed)
     for f in frames:
-        yield _u8(f + rng.standard_normal(f.shape, np.float32) * sigma)
+        yield _u8(f + rng.standard_normal((*f.shape[:2], 1), np.float32) * sigma)
 
 
-def brightness_step(
-    frames: Frames, at: int, gain: float = 1.6, offset: float = 0.0
-) -> Iterator[np.ndarray]:
+def brightness_step(frames: Frames, at: int, gain: float = 1.6, offset: float = 0.0) -> Iterator[np.ndarray]:
     """Lights switched on: from frame index ``at`` on, every pixel becomes ``gain * v + offset``."""
     for i, f in enumerate(frames):
         yield _u8(f.astype(np.float32) * gain + offset) if i >= at else f
@@ -69,8 +68,9 @@ def cloud_shadows(
     """Large soft cloud shadows sweeping across the frame.
 
     ``count`` elliptic shadows (0.3 to 0.6 frame widths across, edges soft over about 0.1 frame
-    width) drift at ``speed`` frame widths per second; inside, light drops to 1 - depth (0.5 to 0.7).
-    Shadows wrap around so that some shadow edge is always crossing the frame.
+    width) drift at ``speed`` frame widths per second (0.15: 6 m/s over a 40 m wide view, a breezy
+    day); inside, light drops to 1 - depth (x0.5 to x0.7). Shadows wrap around, so some shadow edge
+    is nearly always crossing the frame.
     """
     rng = np.random.default_rng(seed)
     gw, gh = 96, 72  # shadow map is rendered coarse, then upsampled: shadows are smooth
@@ -142,17 +142,21 @@ def night(
 ) -> Iterator[np.ndarray]:
     """Night: light drops to ``darken``, then strong sensor noise: read noise of ``read_sigma`` grey
     levels with a grain of ``grain`` px (demosaicing and denoising leave noise spatially correlated,
-    so downscaling does not average it away), plus per-pixel shot noise of variance ``shot * value``."""
+    so downscaling does not average it away), plus per-pixel shot noise of variance ``shot * value``.
+    Noise is luma noise (equal on the three channels)."""
     rng = np.random.default_rng(seed)
     for f in frames:
         h, w = f.shape[:2]
         v = f.astype(np.float32) * darken
-        coarse = rng.standard_normal((-(-h // grain), -(-w // grain), 3), np.float32) * read_sigma
-        read = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
-        yield _u8(v + read + rng.standard_normal(v.shape, np.float32) * np.sqrt(shot * v))
+        coarse = rng.standard_normal((-(-h // grain), -(-w // grain)), np.float32) * read_sigma
+        noise = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+        noise += rng.standard_normal((h, w), np.float32) * np.sqrt(shot * v[:, :, 1])
+        yield _u8(v + noise[:, :, None])
 
 
-def inset(frames: Frames, plate: np.ndarray, scale: float = 1 / 3, at: tuple[float, float] = (0.55, 0.6)) -> Iterator[np.ndarray]:
+def inset(
+    frames: Frames, plate: np.ndarray, scale: float = 1 / 3, at: tuple[float, float] = (0.55, 0.6)
+) -> Iterator[np.ndarray]:
     """Distant people: each frame, downscaled by ``scale``, is pasted into ``plate`` with its
     top-left corner at ``at`` (fractions of the plate size). Everything the inset shows of the
     street is static, so only the people in it move, at ``scale`` of their size and speed."""
@@ -172,21 +176,43 @@ def read_frames(path: Path, step: int = 1, limit: int | None = None) -> list[np.
     out: list[np.ndarray] = []
     try:
         i = 0
-        while limit is None or len(out) < limit:
-            ok = cap.grab()
-            if not ok:
-                break
+        while (limit is None or len(out) < limit) and cap.grab():
             if i % step == 0:
-                ok, f = cap.retrieve()
+                ok, frame = cap.retrieve()
                 if not ok:
                     break
-                out.append(f)
+                out.append(frame)
             i += 1
     finally:
         cap.release()
     if not out:
         raise RuntimeError(f"no frames could be read from {path}")
     return out
+
+
+def load_footage(path: Path, keep: int, plate_step: int = 8) -> tuple[list[np.ndarray], np.ndarray]:
+    """The first ``keep`` frames of a video (BGR uint8) and its empty-scene plate: the per-pixel
+    temporal median of every ``plate_step``-th frame of the whole video (people keep moving, so the
+    median is the empty street). Decodes the file once and holds only what it returns."""
+    cap = cv2.VideoCapture(str(path))
+    kept: list[np.ndarray] = []
+    sampled: list[np.ndarray] = []
+    try:
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i < keep:
+                kept.append(frame)
+            if i % plate_step == 0:
+                sampled.append(frame)
+            i += 1
+    finally:
+        cap.release()
+    if len(kept) < keep or len(sampled) < 3:
+        raise RuntimeError(f"{path}: only {i} frames could be read")
+    return kept, background_plate(sampled)
 
 
 def background_plate(frames: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,30 +1,34 @@
 """Motion detection on a small luma image.
 
-Pure logic: no I/O, no threads, no clocks (the caller passes media time ``t``).
+Pure logic: no I/O, no threads, no clocks (the caller passes media time ``t``, in seconds).
 
 Per frame, at ``settings.width`` pixels wide:
 
 1. Light 3x3 blur against pixel noise.
-2. Lighting: the frame is explained as background x a smooth gain map. The map is the ratio of
-   block means (4x4 px blocks at 320 px), median-filtered over 5x5 blocks (a person does not
-   bend it, a cloud shadow, dusk or a lamp does), refined by averaging the inlier blocks, and
-   upsampled. Global and local smooth lighting changes thus cancel.
-3. Shake: each pixel is compared with the min..max of the background over a small
-   neighbourhood, so a shift of a pixel or so does not show up as change on edges.
-4. Threshold: ``threshold`` x the pixel's noise level (running RMS of the residual where nothing
-   moves), at least ``min_threshold`` grey levels, plus ``relative_threshold`` x the pixel's
-   brightness (what the smooth lighting model misses scales with brightness). Night noise raises
-   the bar where and when there is noise; clean daylight keeps it low.
-5. Rain, snow, specks: a 3x3 opening, then persistence: only pixels that were foreground in this
-   and the previous frame count (a walking person overlaps itself, fresh flakes do not). A blob of
-   this frame's foreground is reported if it holds ``min_area`` of such pixels.
-6. Scene change: if the brightness of most of the frame jumps between two frames (IR-cut filter,
-   lights) or most of the frame differs from the background (camera bumped), the background is
-   re-learned from scratch and the detector warms up again instead of reporting motion.
+2. Lighting: the frame is explained as background x a smooth gain map: block means (4x4 px at
+   320 px) give per-block ratios, a 5x5-block median ignores people (they are small next to it)
+   but follows lights, dusk and cloud shadows, the mean of the blocks that agree with the median
+   restores smooth ramps the median flattens, and the map is upsampled. Global and local smooth
+   lighting changes thus cancel; clipped (saturated) pixels are allowed to differ one way.
+3. Shake: each pixel is compared with the min..max of the background over its 3x3 neighbourhood,
+   so a shift of about a pixel does not light up every edge.
+4. Threshold per pixel: ``threshold`` x the pixel's noise level (RMS of the residual where nothing
+   moves), at least ``min_threshold`` grey levels, plus ``relative_threshold`` x its brightness
+   (the part the lighting model misses grows with brightness). Night noise raises the bar where and
+   when there is noise; clean daylight keeps it low, so a dim person at night still stands out.
+5. Rain, snow, specks: a 2x2 opening removes single pixels and 1 px streaks; a pixel counts only if
+   it was foreground in the last three frames (a walking person overlaps itself, fresh flakes do
+   not); a blob of this frame's foreground is reported if it holds ``min_area`` of such pixels and
+   overlaps such a blob of the previous frame.
+6. Scene change: if the brightness of most of the frame jumps between two frames (lights, IR-cut
+   filter) or ``scene_change`` of the frame turns foreground within half a second (camera moved),
+   the background is re-learned and the detector warms up again instead of reporting motion.
 
-The background is a running average with time constant ``background_s`` (from ``t``, so it does
-not depend on the frame rate). Under foreground it follows the lighting like its surroundings but
-learns the frame itself ``foreground_slowdown`` times more slowly.
+The background is a running average with time constant ``background_s`` (computed from ``t``, so
+it does not depend on the frame rate). Where the residual reaches half the threshold (hysteresis)
+it follows only the lighting, like its surroundings, and learns the frame ``foreground_slowdown``
+times more slowly; what stays changed for ``absorb_s`` (a parked car, a nudged camera) is absorbed.
+Persistence counts frames, so it is tuned for 5 to 30 fps.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -48,6 +53,8 @@ _SATURATED = 235.0  # grey level (after blur) above which a pixel may be clipped
 _DARK = 8.0  # grey levels added to both sides of the jump test's block ratios
 _SPECK = np.ones((2, 2), np.uint8)  # opening with this removes single-pixel specks and 1 px lines
 _KERNEL = np.ones((3, 3), np.uint8)
+_ONSET_S = 0.5  # a scene change is a jump in the foreground fraction within this time
+_REFRESH_S = 0.25  # period of the slow updates (noise level, shake bounds, absorbing stale foreground)
 
 
 def _check_mask(mask: tuple[Polygon, ...]) -> str | None:
@@ -60,40 +67,27 @@ def _check_mask(mask: tuple[Polygon, ...]) -> str | None:
     return None
 
 
+def _bounds(default: float, low: float, high: float, text: str) -> Any:
+    """A settings field with a default, bounds for the config loader and a description."""
+    return field(default=default, metadata={"min": low, "max": high, "help": text})
+
+
 @dataclass(frozen=True)
 class DetectorSettings:
     """Motion detector tuning. The defaults work on real footage; change them one at a time."""
 
-    width: int = field(default=320, metadata={"min": 64, "max": 1920, "help": "working width of the luma image, px"})
-    threshold: float = field(
-        default=4.0, metadata={"min": 1.0, "max": 20.0, "help": "change needed, in multiples of the pixel's noise level"}
-    )
-    min_threshold: float = field(
-        default=6.0, metadata={"min": 1.0, "max": 100.0, "help": "smallest change counted, grey levels (0..255)"}
-    )
-    relative_threshold: float = field(
-        default=0.05, metadata={"min": 0.0, "max": 1.0, "help": "added to the threshold, fraction of the brightness"}
-    )
-    min_area: float = field(
-        default=0.0002, metadata={"min": 0.0, "max": 0.5, "help": "smallest moving blob, fraction of the frame area"}
-    )
-    warmup_s: float = field(
-        default=2.0, metadata={"min": 0.0, "max": 60.0, "help": "seconds to learn the background after a (re)start"}
-    )
-    background_s: float = field(
-        default=10.0, metadata={"min": 0.5, "max": 3600.0, "help": "time constant of the background average, s"}
-    )
-    foreground_slowdown: float = field(
-        default=6.0, metadata={"min": 1.0, "max": 1000.0, "help": "background learns this much slower under motion"}
-    )
-    shake_px: int = field(default=1, metadata={"min": 0, "max": 5, "help": "tolerated camera shake, px at working width"})
-    scene_change: float = field(
-        default=0.4, metadata={"min": 0.05, "max": 1.0, "help": "changed fraction of the frame that means a new scene"}
-    )
-    lighting_jump: float = field(
-        default=0.1, metadata={"min": 0.01, "max": 5.0, "help": "per-frame brightness jump (log ratio) of most of the "
-                               "frame that means a new scene"}
-    )
+    width: int = _bounds(320, 64, 1920, "working width of the luma image, px")
+    threshold: float = _bounds(4.0, 1.0, 20.0, "change needed, in multiples of the pixel's noise level")
+    min_threshold: float = _bounds(6.0, 1.0, 100.0, "smallest change counted, grey levels (0..255)")
+    relative_threshold: float = _bounds(0.05, 0.0, 1.0, "added to the threshold, fraction of the pixel's brightness")
+    min_area: float = _bounds(0.00015, 0.0, 0.5, "smallest moving blob, fraction of the frame area")
+    warmup_s: float = _bounds(2.0, 0.0, 60.0, "seconds to learn the background after a (re)start")
+    background_s: float = _bounds(10.0, 0.5, 3600.0, "time constant of the background average, s")
+    foreground_slowdown: float = _bounds(6.0, 1.0, 1000.0, "the background learns this much slower under motion")
+    shake_px: int = _bounds(1, 0, 5, "tolerated camera shake, px at working width")
+    absorb_s: float = _bounds(10.0, 1.0, 3600.0, "what stays changed this long, s, becomes background")
+    scene_change: float = _bounds(0.1, 0.01, 1.0, "fraction of the frame turning foreground within 0.5 s: new scene")
+    lighting_jump: float = _bounds(0.1, 0.01, 5.0, "brightness step (log ratio) of most of the frame: new scene")
     mask: tuple[Polygon, ...] = field(
         default=(), metadata={"check": _check_mask, "help": "polygons to ignore, normalized (x, y) points"}
     )
@@ -148,10 +142,10 @@ class MotionDetector:
         """Detect motion in ``luma`` (2-D uint8, any size) at media time ``t`` seconds."""
         s = self.settings
         cur = cv2.GaussianBlur(_downscale(luma, s.width), (3, 3), 0).astype(np.float32)
-        if self._t_last is None or self._shape != cur.shape:
+        if self._t_last is None or self._shape != cur.shape or t < self._t_last:
             self._t_last = t
             return self._start(cur, t)
-        dt = min(max(t - self._t_last, 0.0), 10.0)
+        dt = min(t - self._t_last, 10.0)
         self._t_last = t
         warming = t < self._warm_until
 
@@ -168,15 +162,17 @@ class MotionDetector:
         fg = cv2.bitwise_and(cv2.compare(residual, threshold, cv2.CMP_GT), self._valid)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _SPECK)
         changed = cv2.countNonZero(fg) / self._valid_area
-        if changed > s.scene_change and not warming:
-            return self._start(cur, t, f"{100 * changed:.0f}% of the frame changed")
+        self._changed = [(tc, c) for tc, c in self._changed if tc >= t - _ONSET_S] + [(t, changed)]
+        onset = changed - min(c for _, c in self._changed)
+        if onset > s.scene_change and not warming:
+            return self._start(cur, t, f"{100 * onset:.0f}% of the frame changed at once")
 
         persistent = cv2.bitwise_and(cv2.bitwise_and(fg, self._fg1), self._fg2)
         self._fg1, self._fg2 = fg, self._fg1
         # the background is protected wherever the residual reaches half the threshold (hysteresis):
         # at night a person is only partly above the threshold, and must not fade into the background
         moving = cv2.dilate(cv2.compare(residual, threshold * 0.5, cv2.CMP_GT), _KERNEL)
-        self._learn(cur, gain, residual, fg, moving, dt, warming, t)
+        self._learn(cur, gain, residual, moving, dt, warming, t)
         if warming:
             return MotionResult(False, 0.0, (), warming_up=True)
         return self._blobs(fg, persistent)
@@ -195,7 +191,9 @@ class MotionDetector:
         self._var = np.full((h, w), (s.min_threshold / s.threshold) ** 2, np.float32)
         self._threshold = np.full((h, w), s.min_threshold, np.float32)
         self._fg1 = self._fg2 = np.zeros((h, w), np.uint8)  # foreground of the last two frames
+        self._age = np.zeros((h, w), np.float32)
         self._candidates: list[tuple[int, int, int, int]] = []
+        self._changed: list[tuple[float, float]] = []  # (t, foreground fraction) over the last _ONSET_S
         self._levels = max(1, round(math.log2(max(2.0, w * _BLOCK_FRACTION))))
         self._bg_c = _coarse(cur, self._levels)
         self._damped_c = np.ones(self._bg_c.shape, np.float32)
@@ -230,19 +228,13 @@ class MotionDetector:
         num, den = cv2.blur(rest * inlier, (3, 3)), cv2.blur(inlier, (3, 3))
         gain *= np.where(den > 0.2, num / np.maximum(den, 1e-6), 1.0).astype(np.float32)
         gain = np.clip(gain, 0.1, 10.0)
-        return cv2.resize(gain, (self._shape[1], self._shape[0]), interpolation=cv2.INTER_LINEAR), jumped
+        return cv2.resize(gain, (cur.shape[1], cur.shape[0]), interpolation=cv2.INTER_LINEAR), jumped
 
     def _learn(
-        self,
-        cur: np.ndarray,
-        gain: np.ndarray,
-        residual: np.ndarray,
-        fg: np.ndarray,
-        moving: np.ndarray,
-        dt: float,
-        warming: bool,
+        self, cur: np.ndarray, gain: np.ndarray, residual: np.ndarray, moving: np.ndarray, dt: float, warming: bool,
         t: float,
     ) -> None:
+        """Update the background every frame, and the slow maps every _REFRESH_S."""
         s = self.settings
         tau = s.warmup_s / 4 if warming else s.background_s
         alpha = 1.0 - math.exp(-dt / max(tau, 1e-3))
@@ -255,20 +247,29 @@ class MotionDetector:
             cv2.copyTo(cur, cv2.bitwise_not(moving), target)
             cv2.accumulateWeighted(target, self._bg, alpha)
             cv2.accumulateWeighted(cur, self._bg, 1.0 - math.exp(-dt / (tau * s.foreground_slowdown)), moving)
-        if warming or t >= self._refresh_at:
-            # maps that change slowly are refreshed a few times a second, not every frame
-            beta = 1.0 - math.exp(-(t - self._refreshed) / max(tau, 1e-3))
-            self._refresh_at, self._refreshed = t + 0.25, t
-            # noise level: running mean square of the residual where nothing moves
-            cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, beta, cv2.bitwise_not(moving))
-            self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
-            self._bg_c = _coarse(self._bg, self._levels)
-            if s.shake_px:
-                self._bg_lo = cv2.erode(self._bg, self._shake_kernel)
-                self._bg_hi = cv2.dilate(self._bg, self._shake_kernel)
-            else:
-                self._bg_lo, self._bg_hi = self._bg, self._bg.copy()
-            self._bg_hi[self._bg_hi >= _SATURATED] = np.inf
+        if not (warming or t >= self._refresh_at):
+            return
+        # the rest changes slowly and is refreshed a few times a second, not every frame
+        elapsed, self._refreshed, self._refresh_at = t - self._refreshed, t, t + _REFRESH_S
+        # how long each pixel has been changed without a break; what stays put too long is background
+        age = np.zeros_like(self._age)
+        cv2.add(self._age, elapsed, dst=age, mask=moving)
+        stale = cv2.compare(age, s.absorb_s, cv2.CMP_GT)
+        if not warming and cv2.countNonZero(stale):
+            cv2.copyTo(cur, stale, self._bg)
+            age[stale > 0] = 0.0
+        self._age = age
+        # noise level: running mean square of the residual where nothing moves
+        beta = 1.0 - math.exp(-elapsed / max(tau, 1e-3))
+        cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, beta, cv2.bitwise_not(moving))
+        self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
+        self._bg_c = _coarse(self._bg, self._levels)
+        if s.shake_px:
+            self._bg_lo = cv2.erode(self._bg, self._shake_kernel)
+            self._bg_hi = cv2.dilate(self._bg, self._shake_kernel)
+        else:
+            self._bg_lo, self._bg_hi = self._bg, self._bg.copy()
+        self._bg_hi[self._bg_hi >= _SATURATED] = np.inf  # a clipped background may be brighter than it looks
 
     def _blobs(self, fg: np.ndarray, persistent: np.ndarray) -> MotionResult:
         """Blobs of this frame's foreground that hold at least ``min_area`` of pixels that were
@@ -281,17 +282,17 @@ class MotionDetector:
         merged = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _KERNEL)  # join a person's fragments
         contours, _ = cv2.findContours(merged, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         boxes: list[Box] = []
-        area = 0
+        covered = np.zeros_like(fg)
         for c in contours:
             x, y, bw, bh = cv2.boundingRect(c)
-            if bw * bh < min_px:
-                continue
-            n = cv2.countNonZero(persistent[y : y + bh, x : x + bw])
-            if n < min_px:
+            if bw * bh < min_px or cv2.countNonZero(persistent[y : y + bh, x : x + bw]) < min_px:
                 continue
             x1, y1 = x + bw, y + bh
             self._candidates.append((x, y, x1, y1))
-            if any(x <= px1 + 2 and px <= x1 + 2 and y <= py1 + 2 and py <= y1 + 2 for px, py, px1, py1 in previous):
+            if any(x <= qx1 + 2 and qx <= x1 + 2 and y <= qy1 + 2 and qy <= y1 + 2 for qx, qy, qx1, qy1 in previous):
                 boxes.append((x / w, y / h, bw / w, bh / h))
-                area += n
-        return MotionResult(bool(boxes), min(1.0, area / self._valid_area), tuple(boxes))
+                covered[y:y1, x:x1] = 255
+        if not boxes:
+            return MotionResult(False, 0.0, ())
+        score = cv2.countNonZero(cv2.bitwise_and(fg, covered)) / self._valid_area
+        return MotionResult(True, min(1.0, score), tuple(boxes))
