@@ -19,7 +19,7 @@ from inspector.library import Library
 from inspector.puller import Puller
 from inspector.remote import RemoteError
 from shared.manifest import MAX_MANIFEST_BYTES, sha256_file
-from tests.inspector_env import big_clip, copy_clips, running_as_root, tree_files, write_config
+from tests.inspector_env import big_clip, can_mount_or_must, copy_clips, tree_files, write_config
 from tests.proc import ROOT
 
 BIG = 48 * 1024 * 1024
@@ -159,7 +159,7 @@ def test_inspector_sigkilled_mid_transfer_then_completes(tmp_path: Path, sshd, w
     assert not list(remote.iterdir())
 
 
-@pytest.mark.skipif(not running_as_root(), reason="mounting a tmpfs needs root")
+@pytest.mark.skipif(not can_mount_or_must(), reason="mounting a tmpfs needs root (never skipped in CI)")
 def test_local_disk_full_deletes_nothing_and_next_run_completes(tmp_path: Path, sshd) -> None:
     remote = tmp_path / "pi" / "recorded_clips"
     remote.mkdir(parents=True)
