@@ -4,24 +4,27 @@
 
 Exit status: 0 after a clean stop (end of file, --duration, SIGTERM/SIGINT) with every clip
 published; 78 for a configuration error; 69 if the source cannot be opened; 73 for an
-unusable data directory; 1 for anything else.
+unusable data directory; 75 when the camera cannot be stopped (picamera2's event loop died: the
+clip in progress is published, then the process ends at once so that systemd restarts it);
+1 for anything else.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 
-from shared.errors import AppError, ConfigError, SourceUnavailable
+from shared.errors import AppError, ConfigError, SourceHung, SourceUnavailable
 from shared.logsetup import setup_logging
 from shared.signals import stop_on_signals
 from shared.manifest import Manifest
 from watcher.config import WatcherConfig, load_config
 from watcher.datadir import DataDir
 from watcher.encoder import EncoderError
-from watcher.sources import SourceError
+from watcher.sources.base import CameraHung, SourceError
 
 logger = logging.getLogger("watcher")
 
@@ -64,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         from watcher.pipeline import run_watcher  # heavy imports after argument checks
 
         result = run_watcher(cfg, duration_s=args.duration, stop=stop, on_published=_print_published)
+    except CameraHung as e:
+        # picamera2's threads (and its atexit handler) would block a normal exit forever.
+        logger.error("%s", e)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(SourceHung.exit_code)
     except SourceError as e:
         logger.error("%s", e)
         return SourceUnavailable.exit_code
