@@ -94,7 +94,8 @@ def check_encoder(spec: str, width: int, height: int, fps: float, *, codec: str,
     what = f"{kind}: the watcher's encoder, {codec}" + (f" ({preset})" if codec == "libx264" else "") + " through PyAV"
     if rec is None:
         return fail("encoder", f"{what} does not work here: {error}",
-                    "set [encoder] codec to an encoder PyAV has (libx264); see the pyav line")
+                    "if a line above shows numpy, OpenCV or PyAV broken, fix that first; otherwise set "
+                    "[encoder] codec to an encoder PyAV has (libx264)")
     cost, dear = _cost(rec, fps, cores_allowed=0.8)  # one thread: it must fit one core, with room to spare
     note = f" (a hardware encoder is at {hw.path}: picamera2 would use it)" if hw is not None and kind == "software" else ""
     if dear:

@@ -148,7 +148,7 @@ def _shadowed(o: ImportOutcome) -> list[dict[str, Any]]:
 
 
 def _describe_copies(copies: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{c.get('version') or '?'} at {c['path']}" for c in copies)
+    return ", ".join((f"{c['version']} at " if c.get("version") else "") + c["path"] for c in copies)
 
 
 def binary_mismatch(o: ImportOutcome) -> bool:
@@ -160,7 +160,7 @@ def _numpy_fix(py: PythonInfo, numpy: ImportOutcome | None) -> str:
     who = "the numpy it finds"
     if numpy is not None and numpy.copies:
         first = numpy.copies[0]
-        who = f"numpy {first.get('version') or '?'} at {first['path']}"
+        who = f"numpy {first['version']} at {first['path']}" if first.get("version") else f"numpy at {first['path']}"
         if len(numpy.copies) > 1:
             who += f", which shadows {_describe_copies(numpy.copies[1:])}"
     return (f"binary mismatch with {who}: a numpy (or OpenCV/PyAV) from PyPI in the venv hides the system numpy "
@@ -186,6 +186,9 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
         if not needed:
             return na(name, f"not installed (needed only for source picamera2)", **details)
         return fail(name, f"{o.module} is not installed for {py.executable}", _install_fix(apt, dist, py), **details)
+    if numpy is not None and not numpy.ok and o.module != "numpy" and not numpy.not_installed:
+        return make(name, f"does not import: {o.problem}", "numpy does not import: fix the numpy line first",
+                    **details)
     if binary_mismatch(o):
         return make(name, f"does not import: {o.problem}", _numpy_fix(py, numpy), **details)
     if o.missing:
