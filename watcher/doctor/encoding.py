@@ -54,7 +54,8 @@ def _measure(measure: EncodeMeasurer, args: list[str], timeout_s: float) -> tupl
 
 def check_encoder(spec: str, width: int, height: int, fps: float, *, codec: str, preset: str, bitrate: int,
                   gop_s: float, platform: Platform, measure: EncodeMeasurer = run_encode_probe,
-                  ncpu: int | None = None, frames: int = FRAMES, timeout_s: float = ENCODE_TIMEOUT_S) -> CheckResult:
+                  ncpu: int | None = None, frames: int = FRAMES, timeout_s: float = ENCODE_TIMEOUT_S,
+                  access: Callable[[str, int], bool] = os.access) -> CheckResult:
     ncpu = ncpu or os.cpu_count() or 1
     hw = platform.hw_encoder
     if spec == "picamera2":
@@ -71,9 +72,8 @@ def check_encoder(spec: str, width: int, height: int, fps: float, *, codec: str,
                 return warn("encoder", f"{what}: {cost}: more than half of the {ncpu} cores",
                             "lower [source] width/height or fps", **rec)
             return ok("encoder", f"{what}: {cost}", **rec)
-        node = platform.node(PI4_ENCODER)
-        if hw is not None and node is not None and hw.path == PI4_ENCODER:
-            if not os.access(PI4_ENCODER, os.R_OK | os.W_OK):
+        if hw is not None and hw.path.endswith("/" + PI4_ENCODER.rsplit("/", 1)[1]):
+            if not access(hw.path, os.R_OK | os.W_OK):
                 return fail("encoder", f"hardware encoder {PI4_ENCODER} ({hw.card}) is not usable by this user",
                             "the service's user must be in group video (`sudo usermod -aG video watcher`)")
             return ok("encoder", f"hardware: picamera2's H264Encoder uses the V4L2 encoder {PI4_ENCODER} ({hw.card}); "
