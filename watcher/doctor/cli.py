@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ class Probes:
     encode: Callable[..., Any] | None = None  # EncodeMeasurer
     platform: Callable[[], Any] | None = None  # -> v4l2.Platform
     systemd_booted: Callable[[], bool] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _guarded(name: str, fn: Callable[[], CheckResult | list[CheckResult]]) -> list[CheckResult]:
