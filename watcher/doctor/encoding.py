@@ -45,7 +45,7 @@ def _measure(measure: EncodeMeasurer, args: list[str], timeout_s: float) -> tupl
     child = measure(args, timeout_s)
     rec = child.last("result")
     if rec is not None:
-        return rec, None
+        return {k: v for k, v in rec.items() if k != "event"}, None
     err = child.last("error")
     if err is not None:
         return None, f"{err.get('error_type')}: {err.get('error')}"
