@@ -24,6 +24,16 @@ from .request import CompletedRequest
 
 # Real: picamera2/picamera2.py, class Picamera2 (the parts every release since 0.3.12 has).
 class _Picamera2Base:
+    # Real: Picamera2.global_camera_info() (a staticmethod; raspberrypi/picamera2, picamera2/picamera2.py,
+    # v0.3.36): one dict per attached camera with those of "Model", "Location", "Rotation" the camera
+    # reports, plus "Id" and "Num" (libcamera's index); sorted by ("/usb" not in Id, Id), reversed,
+    # so USB cameras come last. It acquires no camera. An empty list when none is attached.
+    @staticmethod
+    def global_camera_info():
+        cameras = [{"Model": "imx708", "Id": f"/base/fake/imx708@{i}", "Num": i}
+                   for i in range(_fake.settings.num_cameras)]
+        return sorted(cameras, key=lambda cam: ("/usb" not in cam["Id"], cam["Id"]), reverse=True)
+
     # Real: Picamera2.__init__(self, camera_num=0, verbose_console=None, tuning=None, allocator=None).
     # It does camera_num = self.global_camera_info()[camera_num]['Num'] (IndexError when no camera
     # is attached) and raises RuntimeError("Camera __init__ sequence did not complete.") on failure.
@@ -31,8 +41,7 @@ class _Picamera2Base:
         settings = _fake.settings
         if settings.open_error is not None:
             raise settings.open_error
-        infos = [{"Model": "imx708", "Id": f"/base/fake/imx708@{i}", "Num": i} for i in range(settings.num_cameras)]
-        self.camera_idx = infos[camera_num]["Num"]
+        self.camera_idx = self.global_camera_info()[camera_num]["Num"]
         self.is_open = True
         self.started = False
         self.camera_config = None
