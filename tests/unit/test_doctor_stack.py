@@ -143,3 +143,12 @@ def test_outcomes_from_a_child_that_died_mid_import() -> None:
 def test_python_version() -> None:
     assert check_python(VENV).status is Status.OK and "system site-packages: yes" in check_python(VENV).message
     assert check_python(PythonInfo("3.9.2", "/usr/bin/python3", "/usr", False, None)).status is Status.FAIL
+
+
+def test_a_picamera2_older_than_the_api_the_watcher_uses_fails_with_both_versions() -> None:
+    old = good("picamera2") | {"version": "0.3.12"}
+    r = by_name(check_stack("picamera2", runner=Runner({"picamera2": old}), py=VENV))
+    assert r["picamera2"].status is Status.FAIL
+    assert "0.3.12" in r["picamera2"].message and "0.3.17 or newer" in r["picamera2"].message
+    r = by_name(check_stack("synthetic", runner=Runner({"picamera2": old}), py=VENV))
+    assert r["picamera2"].status is Status.WARN

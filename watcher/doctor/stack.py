@@ -206,6 +206,20 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
                 **details)
 
 
+def too_old(version: str | None) -> bool:
+    """picamera2 ``version`` is older than the oldest release the watcher's API calls exist in."""
+    from watcher.sources.picamera2_import import MIN_VERSION, parse_version
+
+    parsed = parse_version(version) if version else None
+    return parsed is not None and parsed < MIN_VERSION
+
+
+def min_picamera2() -> str:
+    from watcher.sources.picamera2_import import MIN_VERSION
+
+    return ".".join(map(str, MIN_VERSION))
+
+
 def check_python(py: PythonInfo) -> CheckResult:
     where = f"{py.executable}"
     if py.in_venv:
@@ -237,6 +251,11 @@ def check_stack(source_spec: str, *, runner: PythonRunner = run_python_child, py
                 msg += f"; shadows {_describe_copies(_shadowed(o))}"
             if o.extra.get("h264_encoder"):
                 msg += f"; H264Encoder is {o.extra['h264_encoder']}"
+            if module == "picamera2" and too_old(o.version):
+                results.append((fail if needed else warn)(
+                    name, f"{msg}: too old, the watcher needs {min_picamera2()} or newer",
+                    "`sudo apt update && sudo apt install python3-picamera2`", version=o.version, file=o.file))
+                continue
             results.append(ok(name, msg, version=o.version, file=o.file, copies=o.copies, **o.extra))
         else:
             results.append(_failure(name, apt, dist, o, py, numpy, needed))

@@ -47,7 +47,7 @@ def installed_version() -> str | None:
         return None
 
 
-def _parse(version: str) -> tuple[int, ...] | None:
+def parse_version(version: str) -> tuple[int, ...] | None:
     parts = []
     for piece in version.split(".")[:3]:
         digits = "".join(c for c in piece if c.isdigit()) if piece[:1].isdigit() else ""
@@ -85,7 +85,7 @@ def explain_import_failure(exc: BaseException) -> str:
 
 def check_version(picamera2_cls: type, version: str | None) -> None:
     """Refuse a picamera2 older than :data:`MIN_VERSION` (by its metadata, else by its API)."""
-    parsed = _parse(version) if version else None
+    parsed = parse_version(version) if version else None
     has_wait_timeout = "timeout" in inspect.signature(getattr(picamera2_cls, "wait", lambda job: None)).parameters
     if (parsed is not None and parsed < MIN_VERSION) or not has_wait_timeout:
         shown = version or "of unknown version (no Picamera2.wait(job, timeout=))"
