@@ -2,21 +2,39 @@
 #   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time),
 #               then pull its clips with the inspector over a throwaway loopback sshd
 #   make test   create .venv, install, run the whole test suite
+# and one more runs the watcher's tests on the Pi's own Python stack (Debian 12 / Raspberry Pi OS Bookworm):
+#   make test-pi-stack   needs Debian's python3-numpy python3-opencv python3-av python3-venv (apt)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_DIR ?= demo-data
+# The Pi's stack: the system's Python and its apt packages, never a wheel from PyPI.
+PI_PYTHON ?= /usr/bin/python3
+PI_VENV   ?= .venv-pi
+PI_PY     := $(PI_VENV)/bin/python
+PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test venv bench clean footage
+.PHONY: demo test test-pi-stack venv venv-pi bench clean footage
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-inspector.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
+
+# As on a Pi: a venv over the system's site-packages, the project without its dependencies, and only the
+# pure-Python test tools from PyPI. tests.stack fails if numpy, cv2 or av do not come from Debian.
+$(PI_VENV)/.installed: requirements-test.txt pyproject.toml
+	$(PI_PYTHON) -m tests.stack --system
+	$(PI_PYTHON) -m venv --system-site-packages $(PI_VENV)
+	$(PI_PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(PI_PY) -m pip install $(PIP_FLAGS) -r requirements-test.txt
+	touch $@
+
+venv-pi: $(PI_VENV)/.installed
 
 demo: venv
 	rm -rf $(DEMO_DIR)
@@ -30,8 +48,14 @@ footage: venv
 test: venv footage
 	$(PY) -m pytest -q
 
+# The watcher's tests (every test but the inspector's, listed in tests/conftest.py) on the Pi's stack.
+test-pi-stack: venv-pi
+	$(PI_PY) -m tests.stack --system
+	$(PI_PY) -m tests.footage
+	$(PI_PY) -m pytest -q --watcher-only
+
 bench: venv footage
 	$(PY) -m tests.bench detector
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(PI_VENV) $(DEMO_DIR) .pytest_cache

@@ -8,7 +8,51 @@ from pathlib import Path
 
 import pytest
 
-FAKES = Path(__file__).resolve().parent / "fakes"
+TESTS = Path(__file__).resolve().parent
+FAKES = TESTS / "fakes"
+
+# The inspector's tests: they import the inspector (and so paramiko, its analysis, a workstation's numpy,
+# OpenCV and PyAV). Every other test is a watcher test, which also runs on the Pi's own Python stack:
+# `make test-pi-stack` passes --watcher-only, which leaves exactly these files out (they are not even
+# imported). tests/unit/test_test_selection.py checks that this list is exactly the test files that
+# import the inspector or paramiko, so no watcher test can hide here.
+INSPECTOR_TESTS = frozenset({
+    "unit/test_add_watcher.py",
+    "unit/test_analysis_logic.py",
+    "integration/test_analysis.py",
+    "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
+    "integration/test_deploy_add_watcher.py",
+    "integration/test_deploy_sftp_account.py",  # the Pi's SFTP account, driven by the inspector over paramiko
+    "integration/test_inspector_cleanup.py",
+    "integration/test_inspector_faults.py",
+    "integration/test_inspector_pull.py",
+    "integration/test_report.py",
+})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--watcher-only", action="store_true",
+                     help="run the watcher's tests only: leave out (do not import) the inspector's, "
+                          "listed in tests/conftest.py (make test-pi-stack)")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return ""
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption("--watcher-only") and _relative(collection_path) in INSPECTOR_TESTS:
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _relative(item.path) in INSPECTOR_TESTS:
+            item.add_marker(pytest.mark.inspector)
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +86,6 @@ def fake(monkeypatch):
     yield module
     module.shutdown()  # ends the fake camera threads and anything blocked on them
     drop_picamera2_modules()
-
-
 
 
 @pytest.fixture

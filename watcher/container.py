@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import av
 
+from watcher.avcompat import add_stream_from_template, packet_for_stream
 from watcher.frames import EncodedPacket
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,8 @@ class FragmentedMp4Writer:
         if self._last_dts is not None and dts <= self._last_dts:
             logger.warning("dropping packet with non-increasing dts %s <= %s", dts, self._last_dts)
             return
-        p = av.Packet(packet.data)
-        p.pts = packet.pts - self._base
-        p.dts = dts
-        p.time_base = self._time_base
-        p.is_keyframe = packet.keyframe
-        p.stream = self._stream
+        p = packet_for_stream(packet.data, self._stream, keyframe=packet.keyframe, pts=packet.pts - self._base,
+                              dts=dts, time_base=self._time_base)
         self._container.mux(p)
         self._last_dts = dts
         self.frames += 1
@@ -88,7 +85,7 @@ def remux_to_mp4(src: str, dst: str) -> RemuxResult:
         ist = inp.streams.video[0]
         width, height, codec = ist.codec_context.width, ist.codec_context.height, ist.codec_context.name
         with av.open(dst, "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            ost = out.add_stream_from_template(ist)
+            ost = add_stream_from_template(out, ist)
             try:
                 for p in inp.demux(ist):
                     if p.dts is None:

@@ -9,13 +9,21 @@
 #   --inspector-key FILE   the inspector's public key: one line in /etc/ssh/authorized_keys/inspector,
 #                          prefixed with "restrict" (kept from an earlier run when not given)
 #   --root DIR             install into DIR as if it were /: every file is laid down under DIR, but no
-#                          apt-get, no useradd/chown, no systemctl (tests, image builds). The venv made
-#                          there is for inspection: its scripts' #! lines name DIR.
-#   --no-python-deps       pip-install the project without its dependencies (tests; offline installs
-#                          where numpy, opencv, av and paramiko are provided otherwise)
+#                          apt-get, no useradd/chown, no systemctl, no doctor (tests, image builds). The
+#                          venv made there is for inspection: its scripts' #! lines name DIR; it sees the
+#                          host's python3-numpy, python3-opencv and python3-av.
+#   --no-python-deps       install none of the Python packages the watcher imports (python3-numpy,
+#                          python3-opencv, python3-av, python3-picamera2) and do not check the config with
+#                          them (tests; offline installs where they are provided otherwise)
 #   --uninstall            stop and remove the units, the sshd drop-in, the inspector's key and account,
 #                          the venv, and the default config if unchanged. Keeps /srv/motion-watcher
 #                          (the clips), the watcher user and the motion-clips group.
+#
+# Python: numpy, OpenCV and PyAV are Raspberry Pi OS's own apt packages (python3-numpy, python3-opencv,
+# python3-av; picamera2 and simplejpeg are built against that numpy), seen through a venv made with
+# --system-site-packages. pip installs the project into it with --no-deps, never a numpy, OpenCV or PyAV
+# wheel: one would shadow the system's and break picamera2 ("numpy.dtype size changed"). Wheels an
+# earlier version of this script put in the venv are removed (the venv is made again).
 #
 # Installed: /etc/systemd/system/{watcher.service,watcher-cleanup.service,watcher-cleanup.timer},
 # /etc/motion-watcher/watcher.toml (only if absent: your edits are kept), /opt/motion-watcher/venv
@@ -35,6 +43,8 @@ CONF_DIR=/etc/motion-watcher
 UNIT_DIR=/etc/systemd/system
 UNITS=(watcher.service watcher-cleanup.service watcher-cleanup.timer)
 APT_PACKAGES=(python3-venv openssh-server)
+PYTHON_APT_PACKAGES=(python3-numpy python3-opencv python3-av)  # the watcher's imports; + python3-picamera2
+SHADOWING_MODULES=(numpy cv2 av)  # never pip-installed into the venv: they would hide the apt packages
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
@@ -66,11 +76,14 @@ real_system() { [[ -z "$ROOT" ]]; }
 install_packages() {
   real_system || return 0
   local pkgs=("${APT_PACKAGES[@]}") missing=() p
-  if apt-cache show python3-picamera2 >/dev/null 2>&1; then
-    pkgs+=(python3-picamera2)
-  else
-    mw_log "note: python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS?):" \
-      "the picamera2 source will not work; USB (device:N) and rtsp:// sources will"
+  if ((PY_DEPS)); then
+    pkgs+=("${PYTHON_APT_PACKAGES[@]}")
+    if apt-cache show python3-picamera2 >/dev/null 2>&1; then
+      pkgs+=(python3-picamera2)
+    else
+      mw_log "note: python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS?):" \
+        "the picamera2 source will not work; USB (device:N) and rtsp:// sources will"
+    fi
   fi
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -80,18 +93,36 @@ install_packages() {
   fi
 }
 
+# What pip builds the project from (pyproject.toml reads its dependencies from requirements-*.txt).
+PROJECT_FILES=(pyproject.toml README.md requirements-watcher.txt requirements-inspector.txt requirements-test.txt
+  watcher inspector shared)
+
 # A digest of what pip would install: the venv is rebuilt only when it changes.
 source_digest() {
-  (cd "$SRC" && find pyproject.toml README.md watcher inspector shared -type f \
+  (cd "$SRC" && find "${PROJECT_FILES[@]}" -type f \
      ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum
    echo "python-deps=$PY_DEPS") | sha256sum | cut -d' ' -f1
 }
 
+# Modules an earlier install pip-installed into the venv, where they shadow the apt packages.
+shadowing_wheels() {
+  local m found=()
+  for m in "${SHADOWING_MODULES[@]}"; do
+    if compgen -G "$1/lib/python3*/site-packages/$m" >/dev/null; then found+=("$m"); fi
+  done
+  printf '%s\n' "${found[@]}"
+}
+
 install_venv() {
-  local venv="$ROOT$VENV" stamp digest tmp
+  local venv="$ROOT$VENV" stamp digest tmp shadowing
+  shadowing="$(shadowing_wheels "$venv")"
+  if [[ -n "$shadowing" ]]; then
+    mw_log "removing $venv: it holds pip-installed $(echo "$shadowing" | tr '\n' ' ')that would shadow the apt packages"
+    rm -rf "$venv"
+  fi
   if [[ ! -x "$venv/bin/python" ]]; then
     mkdir -p "$ROOT$OPT_DIR"
-    python3 -m venv --system-site-packages "$venv"  # picamera2 and libcamera come from apt
+    python3 -m venv --system-site-packages "$venv"  # numpy, OpenCV, PyAV, picamera2 and libcamera come from apt
     MW_CHANGED=1
     mw_log "created $venv"
   fi
@@ -100,10 +131,9 @@ install_venv() {
   [[ -f "$stamp" && "$(cat "$stamp")" == "$digest" ]] && return 0
   # Build from a copy: pip would otherwise leave build/ and *.egg-info in the source tree.
   tmp="$(mktemp -d)"
-  (cd "$SRC" && cp -r pyproject.toml README.md watcher inspector shared "$tmp/")
-  local args=(--quiet --disable-pip-version-check --no-input install --upgrade)
-  ((PY_DEPS)) || args+=(--no-deps)
-  "$venv/bin/python" -m pip "${args[@]}" "$tmp"
+  (cd "$SRC" && cp -r "${PROJECT_FILES[@]}" "$tmp/")
+  # --no-deps: the watcher's dependencies are the apt packages above, and it has no others.
+  "$venv/bin/python" -m pip --quiet --disable-pip-version-check --no-input install --upgrade --no-deps "$tmp"
   rm -rf "$tmp"
   printf '%s\n' "$digest" >"$stamp"
   MW_CHANGED=1
@@ -118,7 +148,7 @@ install_config() {
   elif ! cmp -s "$HERE/watcher.toml" "$dst"; then
     mw_log "kept your $dst (the shipped default is $HERE/watcher.toml)"
   fi
-  if ((PY_DEPS)); then  # the installed code must accept the config (needs numpy & co.)
+  if ((PY_DEPS)); then  # the installed code must accept the config (imports numpy, cv2 and av)
     "$ROOT$VENV/bin/python" -c 'import sys; from watcher.config import load_config; load_config(sys.argv[1])' "$dst"
   fi
 }
@@ -137,6 +167,23 @@ reload_sshd() {
   systemctl reload-or-restart ssh.service
 }
 
+# Last step of a real install: the watcher's own check of the camera, the Python stack, the data
+# directory, the clock and the service, as the service's user. It reports; it does not fail the install.
+run_doctor() {
+  local cmd=("$VENV/bin/motion-watcher" doctor --config "$CONF_DIR/watcher.toml")
+  if ! "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("watcher.doctor") is None)'; then
+    mw_log "note: this version of the watcher has no 'doctor' command; skipped the final check"
+    return 0
+  fi
+  mw_log "checking the installation: ${cmd[*]}"
+  if runuser -u "$MW_WATCHER_USER" -- "${cmd[@]}"; then
+    mw_log "motion-watcher doctor: no problem found"
+  else
+    mw_log "motion-watcher doctor found problems: fix each line it marked above, then check again with" \
+      "sudo -u $MW_WATCHER_USER ${cmd[*]}"
+  fi
+}
+
 do_install() {
   install_packages
   local before="$MW_CHANGED"
@@ -152,6 +199,7 @@ do_install() {
     if ((MW_CHANGED)); then systemctl restart watcher.service; else systemctl start watcher.service; fi
     systemctl start watcher-cleanup.timer
     mw_log "done: systemctl status watcher.service; journalctl -u watcher.service -f"
+    run_doctor
   elif ((MW_CHANGED)); then
     mw_log "laid down the files under $ROOT"
   else

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,8 +26,8 @@ UNITS = ["watcher.service", "watcher-cleanup.service", "watcher-cleanup.timer"]
 VENV = "opt/motion-watcher/venv"
 
 
-def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+def install(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", **env)
     return subprocess.run(["bash", str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
                           timeout=600, env=env)
 
@@ -142,3 +143,36 @@ def test_bad_usage(tmp_path: Path) -> None:
     r = install(tmp_path / "root", "--inspector-key", str(key), "--no-python-deps")
     assert r.returncode != 0 and "exactly one public key" in r.stderr
     assert not (tmp_path / "root").exists() or not any((tmp_path / "root").iterdir())  # nothing done
+
+
+def site_packages(venv: Path) -> Path:
+    [site] = venv.glob("lib/python3*/site-packages")
+    return site
+
+
+def test_never_pip_installs_numpy_opencv_or_pyav(tmp_path: Path) -> None:
+    """As on a Pi (no --no-python-deps): the venv sees Debian's python3-numpy, python3-opencv and python3-av
+    (CI installs them; so does install.sh on a real system), pip installs the project alone, and numpy, cv2
+    or av wheels an earlier install left in the venv are removed, since they shadow the system's."""
+    root, venv = tmp_path / "root", tmp_path / "root" / VENV
+    debian_python = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # install.sh's python3: Debian's, as on the Pi
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    for shadow in ("numpy", "cv2"):  # what pip put there before this version of install.sh
+        (site_packages(venv) / shadow).mkdir()
+        (site_packages(venv) / shadow / "__init__.py").write_text("raise ImportError('a shadowing wheel')\n")
+    pip_log = tmp_path / "pip.log"
+    r = install(root, PIP_LOG=str(pip_log), **debian_python)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "numpy cv2 that would shadow the apt packages" in r.stderr
+
+    log = pip_log.read_text()
+    assert "motion-watcher" in log.replace("_", "-"), "pip did not run: the test proves nothing"
+    assert not re.search(r"(Collecting|Downloading|Installing collected packages:).*\b(numpy|opencv|av)\b", log)
+    installed = {d.name.split("-")[0].lower() for d in site_packages(venv).glob("*.dist-info")}
+    assert not installed & {"numpy", "opencv_python", "opencv_python_headless", "opencv_contrib_python", "av"}
+    assert not {p.name for p in site_packages(venv).iterdir()} & {"numpy", "cv2", "av"}
+    r = subprocess.run([str(venv / "bin/python"), "-c", "import numpy, cv2, av, sys; "
+                        "print(*(m.__file__ for m in (numpy, cv2, av)), sep='\\n')"],
+                       capture_output=True, text=True, cwd="/")
+    assert r.returncode == 0, r.stderr + "\n(needs apt-get install python3-numpy python3-opencv python3-av)"
+    assert all(f.startswith("/usr/lib/python3/dist-packages/") for f in r.stdout.split()), r.stdout

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import watcher.sources.picamera2_source as picamera2_source
+from watcher.avcompat import packet_for_stream
 from watcher.frames import Frame
 from watcher.sources.base import CameraHung, FrameSource, SourceError, SourceInfo
 from watcher.sources.picamera2_source import (
@@ -229,11 +230,8 @@ def test_keyframes_every_gop_with_headers_and_the_packets_decode(fake, make_sour
         stream = container.add_stream("h264", rate=25)
         stream.width, stream.height = 320, 240
         for p in packets:
-            packet = av.Packet(p.data)
-            packet.pts, packet.dts, packet.time_base = p.pts, p.dts, p.time_base
-            packet.is_keyframe = p.keyframe
-            packet.stream = stream
-            container.mux(packet)
+            container.mux(packet_for_stream(p.data, stream, keyframe=p.keyframe, pts=p.pts, dts=p.dts,
+                                            time_base=p.time_base))
     buffer.seek(0)
     with av.open(buffer) as container:
         decoded = [f.to_ndarray(format="yuv420p")[:240] for f in container.decode(video=0)]  # Y plane

@@ -61,10 +61,9 @@ class _H264EncoderBase(Encoder):
         codec.time_base = Fraction(1, 1_000_000)
         codec.framerate = Fraction(30)
         codec.gop_size = gop
-        codec.max_b_frames = 0
         if self.bitrate:
             codec.bit_rate = int(self.bitrate)
-        codec.options = {"preset": "ultrafast", "tune": "zerolatency", "forced-idr": "1",
+        codec.options = {"preset": "ultrafast", "tune": "zerolatency", "forced-idr": "1", "bf": "0",
                          "x264-params": ":".join(params)}
         codec.open()
         self._codec = codec
