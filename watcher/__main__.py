@@ -4,9 +4,10 @@
     python -m watcher doctor [--config FILE] [--data-dir DIR] [--source SRC] [--json]
 
 Exit status: 0 after a clean stop (end of file, --duration, SIGTERM/SIGINT) with every clip
-published; 78 for a configuration error; 69 if the source cannot be opened; 73 for an
-unusable data directory; 75 when the camera cannot be stopped (picamera2's event loop died: the
-clip in progress is published, then the process ends at once so that systemd restarts it);
+published; 78 for a configuration error; 69 if the source cannot be opened or fails while running
+(the clip in progress is published first); 73 for an unusable data directory; 75 when the camera
+cannot be stopped (the clip in progress is published, then the process ends at once so that
+systemd restarts it);
 1 for anything else. ``doctor``: see watcher/doctor/cli.py.
 
 Only light modules are imported at the top: ``doctor`` must start when numpy, OpenCV or PyAV
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         return e.exit_code
     print(f"{len(result.clips)} clip(s) published in {cfg.watcher.data_dir}/recorded_clips "
           f"({result.frames} frames processed)", flush=True)
+    if result.source_error is not None:  # not a clean stop: systemd's Restart=on-failure starts a new one
+        return SourceUnavailable.exit_code
     return 0
 
 

@@ -543,31 +543,54 @@ def test_failed_start_releases_the_camera(fake, make_source, monkeypatch):
 # -- a camera whose event loop died ------------------------------------------------------------
 
 
-def test_a_dead_camera_loop_ends_frames_and_close_is_bounded(fake, make_source):
+def test_a_dead_camera_loop_ends_frames_and_close_still_releases_the_camera(fake, make_source):
     fake.settings.loop_dies_at_frame = 8  # as PyAV >= 14 kills picamera2's Pi 5 encoder thread
-    source = make_source(stall_timeout_s=0.3, close_timeout_s=0.3)
+    source = make_source(stall_timeout_s=0.3, close_timeout_s=5.0)
     source.open()
     with pytest.raises(SourceError, match="no frame"):
         for _ in source.frames():
             pass
     assert fake.loop_died.is_set() and isinstance(only_camera(fake).loop_error, TypeError)
 
+    source.close()  # stop() alone would wait forever for the dead loop: the loop is stopped first
+    camera = only_camera(fake)
+    assert camera.calls.index("stop_preview") < camera.calls.index("stop")
+    assert not camera.is_open and not camera.started and not camera.encoders
+
+
+def test_a_camera_that_cannot_be_stopped_is_reported_within_the_close_timeout(fake, make_source):
+    fake.settings.stop_hangs = True
+    source = make_source(close_timeout_s=0.3)
+    source.open()
+    take(source, 3)
     with pytest.raises(CameraHung, match="did not stop within 0.3 s"):
-        source.close()  # picamera2's stop() waits for a loop that is gone: bounded, then reported
+        source.close()
     source.close()  # and only once
 
 
-def test_the_watcher_exits_for_a_restart_when_the_camera_loop_dies(tmp_path):
-    """The whole process: the open clip is published, then it exits 75 (restart me) instead of hanging."""
+def _watcher_on_the_fake(tmp_path: Path, settings: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "fakes"), str(REPO)]),
-               PICAMERA2_FAKE_SETTINGS='{"loop_dies_at_frame": 60, "frame_interval_s": 0.01}')
+               PICAMERA2_FAKE_SETTINGS=settings)
     config = tmp_path / "watcher.toml"
     config.write_text('[source]\nwidth = 320\nheight = 240\nfps = 25\nlores_width = 160\n'
                       '[trigger]\npre_roll_s = 0.5\nmin_motion_frames = 2\n')
-    result = subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "--source", "picamera2",
-                             "--data-dir", str(tmp_path / "data")],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "--source", "picamera2",
+                           "--data-dir", str(tmp_path / "data")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_watcher_publishes_then_exits_69_when_the_camera_loop_dies(tmp_path):
+    """Exit 69 (not 0): systemd's Restart=on-failure starts a fresh process; the open clip is kept."""
+    result = _watcher_on_the_fake(tmp_path, '{"loop_dies_at_frame": 60, "frame_interval_s": 0.01}')
+    assert result.returncode == 69, result.stderr
+    assert "source failed" in result.stderr and "Traceback" not in result.stderr
+    assert len(list((tmp_path / "data" / "recorded_clips").glob("*.json"))) == 1, result.stderr
+
+
+def test_the_watcher_exits_75_at_once_when_the_camera_cannot_be_stopped(tmp_path):
+    """The fake's square moves from frame 0: one clip is open when the camera stalls; it is published,
+    then stopping the camera hangs, and the process ends itself (75) instead of hanging."""
+    result = _watcher_on_the_fake(tmp_path, '{"stall_after_frames": 60, "stop_hangs": true, "frame_interval_s": 0.01}')
     assert result.returncode == 75, result.stderr
     assert "did not stop within" in result.stderr and "Traceback" not in result.stderr
-    manifests = list((tmp_path / "data" / "recorded_clips").glob("*.json"))
-    assert len(manifests) == 1, result.stderr  # the fake's square moves from frame 0: one clip, published
+    assert len(list((tmp_path / "data" / "recorded_clips").glob("*.json"))) == 1, result.stderr

@@ -16,10 +16,12 @@ Keyframes on demand: :mod:`watcher.sources.picamera2_keyframes` (counted per cal
 V4L2 encoder; a wrapped PyAV stream on the Pi 5, where picamera2's own ``force_key_frame`` breaks
 the camera with PyAV >= 14).
 
-Closing is bounded: if picamera2's event loop died (an exception on its camera thread),
-``Picamera2.stop()`` waits forever. ``close()`` gives the shutdown ``close_timeout_s`` on a
-separate thread, then raises :class:`CameraHung`; the entry point then ends the process with
-``os._exit`` (picamera2's atexit handler would call the same blocking stop), so systemd restarts it.
+Closing is bounded. If picamera2's event loop died (an exception on its camera thread),
+``Picamera2.stop()`` waits forever unless the loop is stopped first (``stop_preview``), which
+``_shutdown`` does. Whatever else may hang (a wedged driver), ``close()`` gives the shutdown
+``close_timeout_s`` on a separate thread, then raises :class:`CameraHung`; the entry point then
+ends the process with ``os._exit`` (picamera2's atexit handler would block the same way), so
+systemd restarts it.
 
 Timeline. picamera2's encoder stamps every frame with the request's ``SensorTimestamp``
 (nanoseconds) converted to microseconds *minus the first encoded frame's value*, which it keeps
@@ -341,13 +343,20 @@ class Picamera2Source:
         done.join(self._close_timeout_s)
         if done.is_alive():
             raise CameraHung(f"camera {self._camera_num} did not stop within {self._close_timeout_s:g} s "
-                             "(picamera2's event loop has died); exiting so that the service restarts")
+                             "(the camera stack is wedged); exiting so that the service restarts")
 
     @staticmethod
     def _shutdown(picam2: Any, encoder: Any) -> None:
-        # Cancel our pending capture job first: with the event loop running, Picamera2.stop()
-        # queues its own job *behind* it and waits, which is forever if the camera has stalled.
+        # 1. Cancel our pending capture job: Picamera2.stop() would queue its own job behind it and
+        #    wait, forever if the camera has stalled.
+        # 2. Stop the event loop (stop_preview joins its thread; at once if it died). With the loop
+        #    still "running", stop() sends it a job and waits, forever if its thread died (PyAV >= 14
+        #    and force_key_frame on the Pi 5); with the loop gone, stop() stops the camera itself.
+        #    Picamera2.close() does the same, in the same order.
+        # 3. Stop the camera, then the encoder (it flushes what it holds), then release the camera.
         steps: list[tuple[str, Any]] = [("cancel_all_and_flush", getattr(picam2, "cancel_all_and_flush", None)),
+                                        ("stop_preview", getattr(picam2, "stop_preview", None)
+                                         if getattr(picam2, "started", False) else None),
                                         ("stop", picam2.stop)]
         if encoder is not None and getattr(encoder, "running", False):
             if encoder in getattr(picam2, "encoders", (encoder,)):

@@ -47,6 +47,9 @@ class Settings:
     # to picamera2's LibavH264Encoder after force_key_frame(): TypeError on the camera thread).
     loop_dies_at_frame: int | None = None
     loop_error: BaseException = field(default_factory=lambda: TypeError("an integer is required"))
+    # Fault injection: stopping the camera never returns (libcamera's camera.stop() stuck in a wedged
+    # driver). Nothing in picamera2 does this by itself; it stands for whatever else can hang.
+    stop_hangs: bool = False
     # Encoded frames reach the output this many frames late, as the V4L2 encoder's own thread
     # returns them after the camera thread has already handed the request to the application.
     encoder_latency_frames: int = 1
@@ -68,6 +71,7 @@ def _from_environment() -> Settings:
 settings = _from_environment()
 cameras: list = []
 stalled = threading.Event()  # set when the camera has stalled (no more frames)
+released = threading.Event()  # set by shutdown(): a stop that hangs (stop_hangs) returns
 loop_died = threading.Event()  # set when a camera thread died
 
 
@@ -77,9 +81,11 @@ def reset() -> None:
     cameras.clear()
     stalled.clear()
     loop_died.clear()
+    released.clear()
 
 
 def shutdown() -> None:
+    released.set()
     for camera in cameras:
         camera._fake_shutdown()
 

@@ -206,10 +206,19 @@ class _Picamera2Base:
         if self._loop is not None:
             self._dispatch("stop", True, immediate=True)
         else:
-            self.started = False
+            self._stop_camera()
 
-    # Real: Picamera2.close(self): stop_preview() (aborts and joins the loop thread: returns at
-    # once if it died), then stop() (directly, the loop being gone), then releases the camera.
+    # Real: Picamera2.stop_preview(self): RuntimeError("No preview specified.") without one; else
+    # NullPreview.stop() sets its abort flag and joins the loop thread (at once if it died), and
+    # detach_preview() clears _event_loop_running, so that stop() then stops the camera directly.
+    def stop_preview(self):
+        self.calls.append("stop_preview")
+        if self._loop is None:
+            raise RuntimeError("No preview specified.")
+        self._stop_loop()
+
+    # Real: Picamera2.close(self): stop_preview() if there is a preview, then stop(), then releases
+    # the camera.
     def close(self):
         self.calls.append("close")
         self._stop_loop()
@@ -217,6 +226,12 @@ class _Picamera2Base:
             return
         self.stop()
         self.is_open = False
+
+    # Real: Picamera2.stop_(self): camera.stop(), then releases the requests it still holds.
+    def _stop_camera(self):
+        if _fake.settings.stop_hangs:
+            _fake.released.wait()
+        self.started = False
 
     # -- fake event loop -------------------------------------------------------------------
 
@@ -270,7 +285,7 @@ class _Picamera2Base:
             else:
                 job = None
         if job is not None and job.kind == "stop":
-            self.started = False
+            self._stop_camera()
             job._finish((True, None))
         elif job is not None:
             request.acquire()  # the job's reference, handed to the caller
