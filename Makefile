@@ -2,12 +2,17 @@
 #   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time),
 #               then pull its clips with the inspector over a throwaway loopback sshd
 #   make test   create .venv, install, run the whole test suite
+# and one for CI's real-camera step (see tests/realcam/):
+#   make test-realcam   build libcamera's virtual camera once, install the real picamera2, run tests/realcam
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 DEMO_DIR ?= demo-data
+# libcamera with its virtual camera is built here once (outside the tree; reused while its inputs match)
+LIBCAMERA_PREFIX ?= /var/cache/motion-watcher/libcamera-0.7.2
+export LIBCAMERA_PREFIX
 
-.PHONY: demo test venv bench clean footage
+.PHONY: demo test venv bench clean footage realcam test-realcam
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +34,16 @@ footage: venv
 
 test: venv footage
 	$(PY) -m pytest -q
+
+# The real picamera2 (PyPI, pinned) on libcamera's virtual camera: as root, apt-installs the build
+# dependencies; builds libcamera (~2.5 min on 2 cores; a no-op when already built) for the venv's Python.
+realcam: venv
+	PYTHON=$(abspath $(PY)) tests/realcam/build_libcamera.sh
+	$(PY) -m pip install --quiet -r tests/realcam/requirements.txt
+
+# Not part of `make test`: tests/realcam needs the build above (pyproject's norecursedirs keeps it out).
+test-realcam: realcam footage
+	$(PY) -m pytest -q tests/realcam
 
 bench: venv footage
 	$(PY) -m tests.bench detector
