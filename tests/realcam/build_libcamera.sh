@@ -19,6 +19,7 @@
 # that are missing (like CI); otherwise it names them and stops.
 set -euo pipefail
 
+main() {  # the whole script is read before it runs: editing or checking out this file mid-build is safe
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 prefix="${LIBCAMERA_PREFIX:-/var/cache/motion-watcher/libcamera-0.7.2}"
@@ -39,7 +40,7 @@ stamp="$prefix/.motion-watcher-build"
 want="$( (sha256sum "$tarball" "${patches[@]}" "$0" | cut -d' ' -f1; echo "python $pyver") | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "libcamera already built in $prefix (python $pyver)"
-  exit 0
+  return 0
 fi
 
 # Build dependencies (Debian 12 names). libcap-dev is for picamera2's python-prctl, built by pip later.
@@ -47,7 +48,7 @@ deps=(meson ninja-build pkg-config cmake g++ libyaml-dev libgnutls28-dev openssl
       pybind11-dev libcap-dev python3-dev)
 missing=()
 for d in "${deps[@]}"; do
-  dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+  [ "$(dpkg-query -W -f='${Status}' "$d" 2>/dev/null)" = "install ok installed" ] || missing+=("$d")
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -116,3 +117,7 @@ printf 'LD_LIBRARY_PATH=%s\nPYTHONPATH=%s\n' "$prefix/lib" "$site" >"$prefix/env
 rm -f "$prefix/.motion-watcher-partial"
 echo "$want" >"$stamp"
 echo "libcamera built and installed in $prefix in $((SECONDS - start)) s (binding: $site)"
+}
+
+main "$@"
+exit
