@@ -228,11 +228,11 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             recorder.apply(actions, trigger.motion_start)
             if encoder is not None:
                 assert frame.image is not None
-                packets = encoder.encode(frame.image, frame.t, force_keyframe=recorder.wants_keyframe)
+                packets = encoder.encode(frame.image, frame.t, force_keyframe=recorder.take_keyframe_request())
             else:
                 packets = frame.packets
-                if recorder.wants_keyframe and hasattr(src, "request_keyframe"):
-                    src.request_keyframe()
+                if recorder.take_keyframe_request() and hasattr(src, "request_keyframe"):
+                    src.request_keyframe()  # once per need: it arrives some frames later
             counters.frames_encoded += len(packets)
             recorder.add(packets, frame.t, result.motion, result.score, result.boxes)
             counters.motion = result.motion
@@ -247,7 +247,9 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             recorder.close()
     finally:
         capture_stop.set()
-        src.close()
-        capture.join(timeout=30)
-        if capture.is_alive():
-            logger.error("capture thread did not stop")
+        try:
+            src.close()  # may raise (a camera that cannot be stopped): the clip is still published
+        finally:
+            capture.join(timeout=30)
+            if capture.is_alive():
+                logger.error("capture thread did not stop")
