@@ -76,7 +76,7 @@ def footage(tmp_path_factory) -> Footage:
 
 
 @pytest.fixture
-def camera(tmp_path: Path, footage: Footage, realcam: None) -> VirtualCamera:
+def camera(realcam: None, tmp_path: Path, footage: Footage) -> VirtualCamera:
     """A virtual camera (its own YAML) playing the footage from its first frame at FPS."""
     return write_camera_yaml(tmp_path / "virtual.yaml", footage.folder, [MAIN, LORES])
 
@@ -84,7 +84,7 @@ def camera(tmp_path: Path, footage: Footage, realcam: None) -> VirtualCamera:
 def run_child(args: list[str], camera: VirtualCamera, timeout: float) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` with the real picamera2's environment; killed and failed at the deadline."""
     try:
-        return subprocess.run([sys.executable, *args], cwd=ROOT, env=child_env(camera.yaml), capture_output=True,
+        return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, env=child_env(camera.yaml), capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:  # subprocess.run has killed it
         expired = e

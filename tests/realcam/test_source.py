@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -38,7 +39,7 @@ def test_main_and_lores_stream_footage_and_encoded_packets_decode(tmp_path: Path
     # lores: one luma image per frame, the lores size, showing the played footage in order and in time
     assert lumas.shape == (40, LORES[1], LORES[0]) and lumas.dtype == np.uint8
     times = info["times"]
-    assert times[0] >= 0 and all(b > a for a, b in zip(times, times[1:]))
+    assert times[0] >= 0 and all(b > a for a, b in pairwise(times))
     for luma, t in zip(lumas, times):
         index, diff = played_index(luma, footage)
         assert diff < 6, f"lores at t={t:.2f} matches no footage image (closest {index}, diff {diff:.1f})"
@@ -47,7 +48,7 @@ def test_main_and_lores_stream_footage_and_encoded_packets_decode(tmp_path: Path
     assert packets and info["dropped_packets"] == 0
     assert packets[0]["keyframe"] and packets[0]["pts"] == 0
     pts = [p["pts"] for p in packets]
-    assert all(b - a == 100_000 for a, b in zip(pts, pts[1:])), pts
+    assert all(b - a == 100_000 for a, b in pairwise(pts)), pts
     assert [i for i, p in enumerate(packets) if p["keyframe"]] == list(range(0, len(packets), 10))
     assert len(packets) >= 38  # the last frame's packet may still be in the encoder when we stop
     assert decoded_sizes(tmp_path / "out" / "stream.h264") == [MAIN] * len(packets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import av
@@ -63,10 +64,10 @@ def finish(w: WatcherProcess, timeout: float, what: str) -> int:
     """Wait for the watcher to exit; past the deadline kill it and fail with its log."""
     try:
         return w.finish(timeout=timeout)
-    except Exception:
+    except subprocess.TimeoutExpired:
         w.proc.kill()
         w.proc.wait(timeout=30)
-        while (line := w.next_line(timeout=1)) is not None:
+        while w.next_line(timeout=1) is not None:  # collect the rest of its log
             pass
         raise AssertionError(f"watcher did not exit within {timeout:g} s {what} (killed); log tail:\n"
                              + "\n".join(w.log[-30:])) from None

@@ -21,8 +21,7 @@ def install() -> None:
 
     pykms_stub.install()
     pi5_platform.install()  # must precede the first `import picamera2`
-    import picamera2  # noqa: F401  (imports libcamera: needs LD_LIBRARY_PATH/PYTHONPATH from the fixture)
-    import picamera2.encoders
+    import picamera2.encoders  # imports libcamera: needs LD_LIBRARY_PATH/PYTHONPATH from the fixture
 
     assert picamera2.encoders.H264Encoder is picamera2.encoders.LibavH264Encoder, "Pi 5 platform shim not in effect"
     memfd_allocator.install()
