@@ -180,3 +180,20 @@ def test_sigterm_while_recording_publishes_the_clip_and_exits_promptly(tmp_path:
     assert len(ms) == 1 and ms[0].frames >= 1
     assert not list((data / "temp_clips").iterdir())
     assert any("1 clip(s) published" in line for line in w.log), w.log[-10:]
+
+
+def test_a_dead_camera_thread_ends_the_watcher_within_bounds_with_the_clip_published(
+        tmp_path: Path, camera: VirtualCamera) -> None:
+    # picamera2's event loop dies at frame 60 (t = 6 s, while people walk and a clip is open): the
+    # source notices no frames, the clip is published, closing the camera is bounded and the process
+    # exits 75 so that systemd restarts it, rather than hanging in Picamera2.stop().
+    data = tmp_path / "d"
+    config = write_config(tmp_path / "w.toml", data, gop_s=1.0, max_clip_s=60.0)
+    w = WatcherProcess("--config", str(config), module="tests.realcam.run_watcher",
+                       env=dict(child_env(camera.yaml), REALCAM_BREAK_CAMERA_THREAD_AT="60"))
+    rc = finish(w, 60, "after its camera thread died")
+    assert rc == 75, w.log[-30:]
+    assert any("breaking the camera thread" in line for line in w.log)
+    ms = chain(verify_recorded(data / "recorded_clips"))
+    assert len(ms) == 1 and 4.5 <= ms[0].media_end_s <= 6.0, ms
+    assert not list((data / "temp_clips").iterdir())
