@@ -4,7 +4,8 @@
 picamera2 into the venv. Processes that use them need, *from their start* (the dynamic loader reads
 ``LD_LIBRARY_PATH`` once): the prefix's library folder, its Python binding on ``PYTHONPATH``, and
 ``LIBCAMERA_VIRTUAL_CONFIG_FILE`` naming the cameras (read by ``virtual-pacing.patch``). Every
-picamera2 user therefore runs in a child process (which also bounds a hang: see ``tests.realcam.proc``).
+picamera2 user therefore runs in a child process, which also lets a hang be bounded and killed
+(``conftest.run_child``, ``test_watcher.finish``).
 """
 
 from __future__ import annotations
