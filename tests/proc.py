@@ -33,10 +33,11 @@ LIVE: list[subprocess.Popen[str]] = []  # killed after each test by the autouse 
 
 
 class WatcherProcess:
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    def __init__(self, *args: str, cwd: Path | None = None, module: str = "watcher",
+                 env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher", *args], cwd=cwd or ROOT, env=env, text=True,
+            [sys.executable, "-m", module, *args], cwd=cwd or ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         LIVE.append(self.proc)
