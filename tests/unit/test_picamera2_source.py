@@ -299,19 +299,6 @@ def test_an_old_picamera2_of_unknown_version_is_refused_by_its_api(fake, make_so
         make_source().open()
 
 
-def test_oldest_supported_release_streams_without_cancel_all_and_flush(fake, make_source):
-    fake.settings.release = (0, 3, 17)  # wait(job, timeout=) but no cancel_all_and_flush yet
-    source = make_source()
-    source.open()
-    thread, frames, errors, reached = _consume_in_thread(source, after=5)
-    assert reached.wait(JOIN_S)
-    source.close()
-    thread.join(JOIN_S)
-    assert not thread.is_alive() and errors == [] and len(frames) >= 5
-    camera = only_camera(fake)
-    assert "cancel_all_and_flush" not in camera.calls and not camera.is_open
-
-
 # -- the hand-over queue and the timeline, directly ------------------------------------------
 
 
@@ -406,7 +393,9 @@ def test_close_from_another_thread_ends_frames_while_the_camera_stalls(fake, mak
     assert not camera._outstanding  # every request went back
 
 
-def test_close_from_another_thread_ends_frames_while_streaming(fake, make_source):
+@pytest.mark.parametrize("release", [(0, 3, 17), (0, 3, 38)])  # the oldest supported has no cancel_all_and_flush
+def test_close_from_another_thread_ends_frames_while_streaming(fake, make_source, release):
+    fake.settings.release = release
     source = make_source()
     source.open()
     thread, frames, errors, reached = _consume_in_thread(source, after=5)
@@ -417,8 +406,9 @@ def test_close_from_another_thread_ends_frames_while_streaming(fake, make_source
 
     assert not thread.is_alive()
     assert errors == [] and len(frames) >= 5
-    assert not only_camera(fake).is_open
-    assert not only_camera(fake)._outstanding
+    camera = only_camera(fake)
+    assert not camera.is_open and not camera._outstanding  # every request went back
+    assert ("cancel_all_and_flush" in camera.calls) == (release >= (0, 3, 20))
 
 
 def test_stalled_camera_raises_after_the_stall_timeout(fake, make_source, caplog):
