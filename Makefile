@@ -2,8 +2,10 @@
 #   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time),
 #               then pull its clips with the inspector over a throwaway loopback sshd
 #   make test   create .venv, install, run the whole test suite
-# and one more runs the watcher's tests on the Pi's own Python stack (Debian 12 / Raspberry Pi OS Bookworm):
-#   make test-pi-stack   needs Debian's python3-numpy python3-opencv python3-av python3-venv (apt)
+# and two more run in CI after it:
+#   make test-pi-stack  the watcher's tests on the Pi's own Python stack (Debian 12 / Raspberry Pi OS Bookworm);
+#                       needs Debian's python3-numpy python3-opencv python3-av python3-venv (apt)
+#   make test-realcam   build libcamera's virtual camera once, install the real picamera2, run tests/realcam
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -13,8 +15,11 @@ PI_PYTHON ?= /usr/bin/python3
 PI_VENV   ?= .venv-pi
 PI_PY     := $(PI_VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
+# libcamera with its virtual camera is built here once (outside the tree; reused while its inputs match)
+LIBCAMERA_PREFIX ?= /var/cache/motion-watcher/libcamera-0.7.2
+export LIBCAMERA_PREFIX
 
-.PHONY: demo test test-pi-stack venv venv-pi bench clean footage
+.PHONY: demo test test-pi-stack venv venv-pi bench clean footage realcam test-realcam
 
 $(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-inspector.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +58,16 @@ test-pi-stack: venv-pi
 	$(PI_PY) -m tests.stack --system
 	$(PI_PY) -m tests.footage
 	$(PI_PY) -m pytest -q --watcher-only
+
+# The real picamera2 (PyPI, pinned) on libcamera's virtual camera: as root, apt-installs the build
+# dependencies; builds libcamera (~2.5 min on 2 cores; a no-op when already built) for the venv's Python.
+realcam: venv
+	PYTHON=$(abspath $(PY)) tests/realcam/build_libcamera.sh
+	$(PY) -m pip install --quiet -r tests/realcam/requirements.txt
+
+# Not part of `make test`: tests/realcam needs the build above (pyproject's norecursedirs keeps it out).
+test-realcam: realcam footage
+	$(PY) -m pytest -q tests/realcam
 
 bench: venv footage
 	$(PY) -m tests.bench detector

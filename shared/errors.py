@@ -35,3 +35,10 @@ class SourceUnavailable(AppError):
     """The frame source could not be opened."""
 
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class SourceHung(AppError):
+    """The camera library cannot be stopped (picamera2 whose event loop died): the process exits
+    at once so that systemd restarts it with a fresh camera stack."""
+
+    exit_code = 75  # EX_TEMPFAIL

@@ -81,7 +81,10 @@ def fake(monkeypatch):
     monkeypatch.syspath_prepend(str(FAKES))
     module = importlib.import_module("picamera2._fake")
     module.reset()
+    # The fake is not pip-installed: its version comes from the release it mirrors.
+    monkeypatch.setattr("watcher.sources.picamera2_import.installed_version", module.version)
     yield module
+    module.shutdown()  # ends the fake camera threads and anything blocked on them
     drop_picamera2_modules()
 
 

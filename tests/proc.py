@@ -13,14 +13,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_for_file(path: Path, ready, timeout: float = 30.0, poll_s: float = 0.05) -> str:
+    """The text of ``path`` once ``ready(text)`` is true (its writer replaces it atomically); fail at
+    the deadline. Polls the file: the file is what we synchronize on, not a guessed duration."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = path.read_text()
+            if ready(last):
+                return last
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(poll_s)
+    raise AssertionError(f"{path} did not become ready within {timeout:g} s; last content: {last!r}")
+
+
 LIVE: list[subprocess.Popen[str]] = []  # killed after each test by the autouse fixture in conftest.py
 
 
 class WatcherProcess:
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    def __init__(self, *args: str, cwd: Path | None = None, module: str = "watcher",
+                 env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher", *args], cwd=cwd or ROOT, env=env, text=True,
+            [sys.executable, "-m", module, *args], cwd=cwd or ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         LIVE.append(self.proc)

@@ -12,8 +12,9 @@ feature it needs, never a version number, and has a path for the older API:
   flag when it reads the bytes back as an elementary stream, so on PyAV 10 a keyframe packet is demuxed
   from its own bytes: once per keyframe (a GOP, seconds), a few milliseconds each, never per frame.
 
-``frame.pict_type = av.video.frame.PictureType.I`` works on every supported release (the string ``"I"``
-raises ``TypeError`` from PyAV 14 on), so it needs no helper.
+- ``frame.pict_type = "I"`` (what picamera2's ``LibavH264Encoder.force_key_frame`` does) raises ``TypeError``
+  from PyAV 14 on; the enum ``av.video.frame.PictureType.I`` works on every supported release
+  (:func:`mark_keyframe`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def set_max_b_frames(ctx: Any, count: int) -> None:
         ctx.max_b_frames = count
     else:  # PyAV < 11: the AVCodecContext option of the same field
         ctx.options = {**ctx.options, "bf": str(count)}
+
+
+def mark_keyframe(frame: Any) -> None:
+    """Ask the encoder to make ``frame`` (an ``av.VideoFrame``) a keyframe."""
+    frame.pict_type = av.video.frame.PictureType.I
 
 
 def add_stream_from_template(container: Any, template: Any) -> Any:

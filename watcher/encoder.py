@@ -50,9 +50,9 @@ class VideoEncoder:
         ctx.framerate = Fraction(fps).limit_denominator(1001)
         ctx.gop_size = max(1, round(settings.gop_s * fps))
         ctx.bit_rate = settings.bitrate
-        set_max_b_frames(ctx, 0)
         if settings.codec == "libx264":
             ctx.options = {"preset": settings.preset, "tune": "zerolatency", "forced-idr": "1"}
+        set_max_b_frames(ctx, 0)  # after the options: on PyAV 10 it is the option "bf"
         try:
             ctx.open()
         except av.error.FFmpegError as e:

@@ -50,6 +50,7 @@ class RunResult:
     clips: list[Manifest]
     frames: int
     counters: Counters
+    source_error: str | None = None  # the source failed (the clip in progress was still published)
 
 
 class _Capture(threading.Thread):
@@ -126,7 +127,7 @@ def run_watcher(
                                       bitrate=cfg.encoder.bitrate)
         info = src.open()
         logger.info("source %s: %dx%d @ %.2f fps%s", cfg.source.spec, info.width, info.height, info.fps,
-                    " (hardware-encoded)" if info.encoded else "")
+                    " (encoded by the camera library)" if info.encoded else "")
         encoder = None if info.encoded else VideoEncoder(info.width, info.height, info.fps, cfg.encoder)
         codec = info.codec if encoder is None else encoder.codec_name
 
@@ -150,7 +151,7 @@ def run_watcher(
         writer.start()
         guard.start()
         try:
-            _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog)
+            source_error = _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog)
         finally:
             watchdog.stopping("publishing the open clip")
             writer.stop()
@@ -160,12 +161,13 @@ def run_watcher(
             status.write(time.monotonic())
     finally:
         os.close(lock_fd)
-    return RunResult(published, counters.frames_in, counters)
+    return RunResult(published, counters.frames_in, counters, source_error)
 
 
 def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: VideoEncoder | None, codec: str,
           writer: ClipWriter, guard: DiskGuard, status: StatusReporter, stop: threading.Event,
-          duration_s: float | None, watchdog: Watchdog) -> None:
+          duration_s: float | None, watchdog: Watchdog) -> str | None:
+    """Returns why the source failed, or None when it ended or was stopped."""
     dirs = guard.dirs
     counters = status.counters
     detector = MotionDetector(cfg.detector)
@@ -185,6 +187,8 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
     capture = _Capture(src, info, capture_stop, counters, realtime=cfg.source.realtime)
     recorder: Recorder | None = None
     t_first: float | None = None
+    paused_shown: str | None = None
+    source_error: str | None = None
     counters.state = "running"
     capture.start()
     try:
@@ -196,8 +200,9 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
                 continue
             if item is _END:
                 if capture.error is not None:
-                    counters.error(f"source failed: {capture.error}")
-                    logger.error("source failed: %s", capture.error)
+                    source_error = f"source failed: {capture.error}"
+                    counters.error(source_error)
+                    logger.error("%s", source_error)
                 break
             assert isinstance(item, Frame)
             frame = item
@@ -218,6 +223,9 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             actions = trigger.update(frame.t, result.motion)
             if Action.START in actions and guard.below_floor():
                 guard.wake()  # make room before the clip grows
+            if counters.recording_paused != paused_shown:  # tell status.json at once, not at the next interval
+                paused_shown = counters.recording_paused
+                status.write(time.monotonic())
             if not guard.recording_allowed.is_set():
                 actions = [a for a in actions if a is Action.FINISH]
                 if not recorder.idle:
@@ -228,11 +236,11 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             recorder.apply(actions, trigger.motion_start)
             if encoder is not None:
                 assert frame.image is not None
-                packets = encoder.encode(frame.image, frame.t, force_keyframe=recorder.wants_keyframe)
+                packets = encoder.encode(frame.image, frame.t, force_keyframe=recorder.take_keyframe_request())
             else:
                 packets = frame.packets
-                if recorder.wants_keyframe and hasattr(src, "request_keyframe"):
-                    src.request_keyframe()
+                if recorder.take_keyframe_request() and hasattr(src, "request_keyframe"):
+                    src.request_keyframe()  # once per need: it arrives some frames later
             counters.frames_encoded += len(packets)
             recorder.add(packets, frame.t, result.motion, result.score, result.boxes)
             counters.motion = result.motion
@@ -247,7 +255,10 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             recorder.close()
     finally:
         capture_stop.set()
-        src.close()
-        capture.join(timeout=30)
-        if capture.is_alive():
-            logger.error("capture thread did not stop")
+        try:
+            src.close()  # may raise (a camera that cannot be stopped): the clip is still published
+        finally:
+            capture.join(timeout=30)
+            if capture.is_alive():
+                logger.error("capture thread did not stop")
+    return source_error

@@ -48,11 +48,25 @@ class Recorder:
         self._pending_start: float | None = None  # motion start of an event waiting for a keyframe
         self._pending_rollover = False
         self._last_written_t: float | None = None
+        self._keyframe_needs = 0  # bumped each time a clip starts waiting for a keyframe
+        self._keyframe_asked = 0  # the need the encoder was last asked about
 
     @property
     def wants_keyframe(self) -> bool:
         """True when the next frame should be encoded as a keyframe."""
         return self._pending_start is not None or self._pending_rollover
+
+    def take_keyframe_request(self) -> bool:
+        """True exactly once per need for a keyframe: ask the encoder then, and not on the frames
+        after it while the keyframe is on its way (picamera2's V4L2 encoder makes one keyframe
+        per request, so asking on every frame would make every frame a keyframe)."""
+        if self.wants_keyframe and self._keyframe_asked != self._keyframe_needs:
+            self._keyframe_asked = self._keyframe_needs
+            return True
+        return False
+
+    def _need_keyframe(self) -> None:
+        self._keyframe_needs += 1
 
     def apply(self, actions: list[Action], motion_start: float | None) -> None:
         for action in actions:
@@ -65,8 +79,11 @@ class Recorder:
                         self._write(p)
                 else:
                     self._pending_start = start
+                    self._need_keyframe()
             elif action is Action.ROLLOVER:
                 self._pending_rollover = self.clip is not None  # a pending start is a fresh clip anyway
+                if self._pending_rollover:
+                    self._need_keyframe()
             elif action is Action.FINISH:
                 self._pending_start = None
                 self._pending_rollover = False
@@ -104,6 +121,7 @@ class Recorder:
         """Start a clip at the next keyframe (recording was paused in the middle of an event)."""
         if self.idle:
             self._pending_start = motion_start
+            self._need_keyframe()
 
     def pause(self) -> None:
         """Close the current clip and forget a pending start (recording is not allowed now)."""

@@ -14,7 +14,7 @@ import pytest
 
 from tests.clips import verify_recorded
 from tests.inspector_env import can_mount_or_must
-from tests.proc import WatcherProcess
+from tests.proc import WatcherProcess, wait_for_file
 
 pytestmark = pytest.mark.skipif(not can_mount_or_must(), reason="mounting a tmpfs needs root (never skipped in CI)")
 
@@ -81,7 +81,8 @@ def test_stop_recording_pauses_then_resumes_when_space_returns(tmp_path: Path, s
     w = WatcherProcess("--config", str(config(tmp_path, "stop_recording")), "--data-dir", str(small_fs),
                        "--duration", "100000")
     w.wait_for("recording stops until space returns", timeout=120)
-    status = json.loads((small_fs / "status.json").read_text()) if (small_fs / "status.json").exists() else {}
+    # the pipeline writes status.json as soon as it sees the pause (within a frame)
+    status = wait_for_file(small_fs / "status.json", lambda text: json.loads(text).get("recording_paused"))
     verify_recorded(small_fs / "recorded_clips", decode=False)
     # an inspector takes the clips away (as after a verified pull in delete mode)
     deleted = set()
@@ -95,10 +96,9 @@ def test_stop_recording_pauses_then_resumes_when_space_returns(tmp_path: Path, s
         clip_id = line.split("published ", 1)[1].split(" ", 1)[0]
         if clip_id not in deleted and (small_fs / "recorded_clips" / f"{clip_id}.json").exists():
             break
-    paused_seen = status.get("recording_paused") or any("recording paused" in x for x in w.log)
     w.proc.send_signal(signal.SIGTERM)
     assert w.finish() == 0, w.log[-20:]
-    assert paused_seen
+    assert "disk full" in json.loads(status)["recording_paused"]
     final = json.loads((small_fs / "status.json").read_text())
     assert final["state"] == "stopped"
     assert verify_recorded(small_fs / "recorded_clips"), "\n".join(w.log[-30:])

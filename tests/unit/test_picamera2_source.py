@@ -1,4 +1,9 @@
-"""Picamera2Source against the fake picamera2 in tests/fakes (no camera, no libcamera)."""
+"""Picamera2Source against the fake picamera2 in tests/fakes (no camera, no libcamera).
+
+The fake's camera thread runs free, as a real camera does: frames keep coming whether or not
+frames() asks, so a slow reader skips lores frames while the encoder still gets every one.
+Tests therefore check invariants (which frame a luma image is, that packets are consecutive),
+not how many frames a reader happened to see."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import importlib
 import io
 import itertools
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -20,9 +26,8 @@ import pytest
 import watcher.sources.picamera2_source as picamera2_source
 from watcher.avcompat import packet_for_stream
 from watcher.frames import Frame
-from watcher.sources.base import FrameSource, SourceError, SourceInfo
+from watcher.sources.base import CameraHung, FrameSource, SourceError, SourceInfo
 from watcher.sources.picamera2_source import (
-    INSTALL_HINT,
     Picamera2Source,
     _make_output,
     _PacketSink,
@@ -43,7 +48,7 @@ def make_source(fake):
 
     def make(**overrides) -> Picamera2Source:
         params = dict(width=320, height=240, fps=25.0, bitrate=1_000_000, gop_frames=10,
-                      lores_width=200, lores_height=150) | overrides
+                      lores_width=200, lores_height=150, packet_queue_size=100_000) | overrides
         source = Picamera2Source(**params)
         made.append(source)
         return source
@@ -59,6 +64,30 @@ def take(source: Picamera2Source, n: int) -> list[Frame]:
 
 def packets_of(frames: list[Frame]):
     return [p for f in frames for p in f.packets]
+
+
+def packets_until(source, n_packets: int, on_frame=None) -> list:
+    """Packets from frames() until there are ``n_packets``; ``on_frame(frame_count)`` per frame."""
+    packets, count = [], 0
+    for frame in source.frames():
+        count += 1
+        packets += frame.packets
+        if on_frame is not None:
+            on_frame(count)
+        if len(packets) >= n_packets:
+            break
+    return packets
+
+
+def index(t: float, fps: float = 25.0) -> int:
+    """The fake's frame number shown at time ``t``."""
+    n = round(t * fps)
+    assert abs(n - t * fps) < 1e-6
+    return n
+
+
+def consecutive(packets) -> bool:
+    return [index(p.t) for p in packets] == list(range(index(packets[0].t), index(packets[0].t) + len(packets)))
 
 
 def only_camera(fake):
@@ -129,7 +158,8 @@ def test_luma_is_the_lores_y_plane_without_stride_padding(fake, make_source):
 
     stride = only_camera(fake).stream_configuration("lores")["stride"]
     assert stride > 200  # the fake really padded the rows (with 255)
-    for n, frame in enumerate(frames):
+    for frame in frames:
+        n = index(frame.t)
         assert frame.image is None
         assert frame.luma.shape == (150, 200)
         assert frame.luma.dtype == np.uint8
@@ -152,12 +182,13 @@ def test_timeline_starts_at_zero_and_packets_match_frames(fake, make_source):
     frames = take(source, 25)
 
     times = [f.t for f in frames]
-    assert times[0] == 0.0
-    assert np.allclose(np.diff(times), 0.04)
+    assert times[0] >= 0.0 and all(b > a for a, b in itertools.pairwise(times))
+    [index(t) for t in times]  # every lores frame is a sensor frame on the 25 fps grid
     packets = packets_of(frames)
-    # The encoder returns each frame one frame late (fake latency 1), as the real one does.
-    assert len(packets) == 24
-    assert [p.t for p in packets] == times[:24]
+    # Packets start at the first sensor frame (t = 0) and none is lost or repeated; the encoder
+    # returns each frame at least one frame late (fake latency 1), as the real one does.
+    assert packets[0].t == 0.0 and consecutive(packets)
+    assert packets[-1].t < times[-1]
     for frame in frames:
         assert all(p.t <= frame.t for p in frame.packets)
     for p in packets:
@@ -166,20 +197,32 @@ def test_timeline_starts_at_zero_and_packets_match_frames(fake, make_source):
     assert all(b.pts > a.pts for a, b in itertools.pairwise(packets))
 
 
-def test_without_encoder_latency_each_frame_carries_its_own_packet(fake, make_source):
-    fake.settings.encoder_latency_frames = 0
+@pytest.mark.parametrize("latency", [0, 1, 3])
+def test_a_lores_frame_and_the_packet_of_the_same_sensor_frame_have_the_same_time(fake, make_source, latency):
+    fake.settings.encoder_latency_frames = latency
     source = make_source()
     source.open()
-    for frame in take(source, 8):
-        assert [p.t for p in frame.packets] == [frame.t]
+    frames = take(source, 12)
+    packets = packets_of(frames)
+    assert consecutive(packets)
+    times = {p.t for p in packets}
+    assert all(f.t in times for f in frames[:-1] if f.t <= packets[-1].t)
+    for frame in frames:  # never a packet from after the frame it rides with
+        assert all(p.t <= frame.t for p in frame.packets)
 
 
 def test_keyframes_every_gop_with_headers_and_the_packets_decode(fake, make_source):
     source = make_source(gop_frames=10)
     source.open()
-    packets = packets_of(take(source, 31))
+    packets = []
+    for frame in source.frames():
+        packets += frame.packets
+        if len(packets) >= 31:
+            break
+    packets = packets[:31]
 
-    assert [i for i, p in enumerate(packets) if p.keyframe] == [0, 10, 20]
+    assert consecutive(packets)
+    assert [i for i, p in enumerate(packets) if p.keyframe] == [0, 10, 20, 30]
     assert all(SPS_START in p.data for p in packets if p.keyframe)
 
     buffer = io.BytesIO()
@@ -199,48 +242,74 @@ def test_keyframes_every_gop_with_headers_and_the_packets_decode(fake, make_sour
 
 
 def test_old_three_argument_outputframe_call_works(fake, make_source):
-    fake.settings.legacy_outputframe = True
+    fake.settings.release = (0, 3, 22)  # before audio support: outputframe(frame, keyframe, timestamp)
     source = make_source()
     source.open()
-    frames = take(source, 12)
+    packets = packets_until(source, 12)
 
-    packets = packets_of(frames)
-    assert [p.t for p in packets] == [f.t for f in frames][:11]
-    assert [i for i, p in enumerate(packets) if p.keyframe] == [0, 10]
+    assert packets[0].t == 0.0 and consecutive(packets)
+    assert [i for i, p in enumerate(packets) if p.keyframe][:2] == [0, 10]
 
 
-def test_request_keyframe_forces_one_on_the_next_frame(fake, make_source):
-    fake.settings.encoder_latency_frames = 0
-    source = make_source(gop_frames=10)
+def test_request_keyframe_makes_exactly_one_keyframe_per_request(fake, make_source):
+    source = make_source(gop_frames=100)
     source.request_keyframe()  # before open: nothing to do, no error
     source.open()
-    frames = []
-    for frame in source.frames():
-        frames.append(frame)
-        if len(frames) == 4:
+    assert source.keyframes_on_demand
+
+    def ask_once(count: int) -> None:
+        if count == 4:
             source.request_keyframe()
-        if len(frames) == 12:
-            break
+
+    packets = packets_until(source, 60, ask_once)
 
     (encoder,) = only_camera(fake).encoders
-    assert encoder.record.forced_keyframes == 1
-    assert [round(p.t, 2) for p in packets_of(frames) if p.keyframe] == [0.0, 0.16]
+    assert encoder.record.forced_keyframes == 1  # the V4L2 encoder counts calls: one call, one keyframe
+    keys = [i for i, p in enumerate(packets) if p.keyframe]
+    assert consecutive(packets) and len(keys) == 2 and keys[0] == 0 and 3 <= keys[1] < 60
 
 
-def test_request_keyframe_is_a_noop_where_picamera2_cannot_force_one(fake, make_source, monkeypatch, caplog):
-    encoders = importlib.import_module("picamera2.encoders")
-    monkeypatch.delattr(encoders.H264Encoder, "force_key_frame")
-    fake.settings.encoder_latency_frames = 0
+def test_where_picamera2_cannot_force_a_keyframe_it_says_what_that_costs(fake, make_source, caplog):
+    fake.settings.release = (0, 3, 31)  # force_key_frame() came with 0.3.32
     source = make_source(gop_frames=10)
-    source.open()
-    frames = take(source, 3)
-    with caplog.at_level(logging.INFO, logger=picamera2_source.__name__):
-        source.request_keyframe()
-        source.request_keyframe()
-    frames += take(source, 9)
+    with caplog.at_level(logging.INFO):
+        source.open()
+    assert not source.keyframes_on_demand
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("cannot force a keyframe" in m and "10 frames" in m for m in warnings)
 
-    assert [i for i, p in enumerate(packets_of(frames)) if p.keyframe] == [0, 10]
-    assert sum("cannot force a keyframe" in r.getMessage() for r in caplog.records) == 1
+    packets = packets_until(source, 25, lambda count: source.request_keyframe())
+    assert consecutive(packets) and [i for i, p in enumerate(packets) if p.keyframe][:3] == [0, 10, 20]
+
+
+@pytest.mark.parametrize("release", [(0, 3, 16), (0, 3, 12)])
+def test_a_picamera2_older_than_the_api_we_use_is_refused_with_both_versions(fake, make_source, release):
+    fake.settings.release = release
+    with pytest.raises(SourceError) as caught:
+        make_source().open()
+    message = str(caught.value)
+    assert fake.version() in message and "0.3.17 or newer" in message
+    assert fake.cameras == []  # refused before the camera is touched
+
+
+def test_an_old_picamera2_of_unknown_version_is_refused_by_its_api(fake, make_source, monkeypatch):
+    fake.settings.release = (0, 3, 16)
+    monkeypatch.setattr("watcher.sources.picamera2_import.installed_version", lambda: None)
+    with pytest.raises(SourceError, match="unknown version .*0.3.17 or newer"):
+        make_source().open()
+
+
+def test_oldest_supported_release_streams_without_cancel_all_and_flush(fake, make_source):
+    fake.settings.release = (0, 3, 17)  # wait(job, timeout=) but no cancel_all_and_flush yet
+    source = make_source()
+    source.open()
+    thread, frames, errors, reached = _consume_in_thread(source, after=5)
+    assert reached.wait(JOIN_S)
+    source.close()
+    thread.join(JOIN_S)
+    assert not thread.is_alive() and errors == [] and len(frames) >= 5
+    camera = only_camera(fake)
+    assert "cancel_all_and_flush" not in camera.calls and not camera.is_open
 
 
 # -- the hand-over queue and the timeline, directly ------------------------------------------
@@ -404,7 +473,46 @@ def test_missing_picamera2_gives_an_actionable_error(monkeypatch):
     message = str(caught.value)
     assert "apt install python3-picamera2" in message
     assert "--system-site-packages" in message
-    assert INSTALL_HINT in message
+    assert "\n" not in message
+
+
+def _broken_picamera2(tmp_path: Path, error: str) -> Path:
+    """A directory holding a picamera2 package whose import raises ``error`` (Python source)."""
+    package = tmp_path / "broken" / "picamera2"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"import numpy\nraise {error}\n")
+    return package.parent
+
+
+NUMPY_ABI = 'ValueError("numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject")'
+
+
+def test_a_numpy_that_shadows_the_systems_is_named_with_the_fix(tmp_path, monkeypatch):
+    drop_picamera2_modules()
+    monkeypatch.syspath_prepend(str(_broken_picamera2(tmp_path, NUMPY_ABI)))
+    try:
+        with pytest.raises(SourceError) as caught:
+            Picamera2Source().open()
+    finally:
+        drop_picamera2_modules()
+    message = str(caught.value)
+    assert "shadows the system numpy" in message and np.__file__ in message
+    assert "pip uninstall numpy opencv-python-headless av" in message and "install.sh" in message
+
+
+@pytest.mark.parametrize("error, words", [
+    (NUMPY_ABI, "shadows the system numpy"),
+    ('AttributeError("module \'libcamera\' has no attribute \'Transform\'")', "motion-watcher doctor"),
+    ('OSError("libcamera.so.0.7: cannot open shared object file")', "motion-watcher doctor"),
+])
+def test_the_watcher_exits_69_with_one_line_when_picamera2_cannot_be_imported(tmp_path, error, words):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_broken_picamera2(tmp_path, error)), str(REPO)]))
+    result = subprocess.run([sys.executable, "-m", "watcher", "--source", "picamera2", "--data-dir",
+                             str(tmp_path / "data")], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 69, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and words in errors[0], result.stderr
 
 
 def test_no_camera_attached(fake, make_source):
@@ -430,3 +538,59 @@ def test_failed_start_releases_the_camera(fake, make_source, monkeypatch):
         make_source().open()
     camera = only_camera(fake)
     assert not camera.is_open and not camera.started
+
+
+# -- a camera whose event loop died ------------------------------------------------------------
+
+
+def test_a_dead_camera_loop_ends_frames_and_close_still_releases_the_camera(fake, make_source):
+    fake.settings.loop_dies_at_frame = 8  # as PyAV >= 14 kills picamera2's Pi 5 encoder thread
+    source = make_source(stall_timeout_s=0.3, close_timeout_s=5.0)
+    source.open()
+    with pytest.raises(SourceError, match="no frame"):
+        for _ in source.frames():
+            pass
+    assert fake.loop_died.is_set() and isinstance(only_camera(fake).loop_error, TypeError)
+
+    source.close()  # stop() alone would wait forever for the dead loop: the loop is stopped first
+    camera = only_camera(fake)
+    assert camera.calls.index("stop_preview") < camera.calls.index("stop")
+    assert not camera.is_open and not camera.started and not camera.encoders
+
+
+def test_a_camera_that_cannot_be_stopped_is_reported_within_the_close_timeout(fake, make_source):
+    fake.settings.stop_hangs = True
+    source = make_source(close_timeout_s=0.3)
+    source.open()
+    take(source, 3)
+    with pytest.raises(CameraHung, match="did not stop within 0.3 s"):
+        source.close()
+    source.close()  # and only once
+
+
+def _watcher_on_the_fake(tmp_path: Path, settings: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "fakes"), str(REPO)]),
+               PICAMERA2_FAKE_SETTINGS=settings)
+    config = tmp_path / "watcher.toml"
+    config.write_text('[source]\nwidth = 320\nheight = 240\nfps = 25\nlores_width = 160\n'
+                      '[trigger]\npre_roll_s = 0.5\nmin_motion_frames = 2\n')
+    return subprocess.run([sys.executable, "-m", "watcher", "--config", str(config), "--source", "picamera2",
+                           "--data-dir", str(tmp_path / "data")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_watcher_publishes_then_exits_69_when_the_camera_loop_dies(tmp_path):
+    """Exit 69 (not 0): systemd's Restart=on-failure starts a fresh process; the open clip is kept."""
+    result = _watcher_on_the_fake(tmp_path, '{"loop_dies_at_frame": 60, "frame_interval_s": 0.01}')
+    assert result.returncode == 69, result.stderr
+    assert "source failed" in result.stderr and "Traceback" not in result.stderr
+    assert len(list((tmp_path / "data" / "recorded_clips").glob("*.json"))) == 1, result.stderr
+
+
+def test_the_watcher_exits_75_at_once_when_the_camera_cannot_be_stopped(tmp_path):
+    """The fake's square moves from frame 0: one clip is open when the camera stalls; it is published,
+    then stopping the camera hangs, and the process ends itself (75) instead of hanging."""
+    result = _watcher_on_the_fake(tmp_path, '{"stall_after_frames": 60, "stop_hangs": true, "frame_interval_s": 0.01}')
+    assert result.returncode == 75, result.stderr
+    assert "did not stop within" in result.stderr and "Traceback" not in result.stderr
+    assert len(list((tmp_path / "data" / "recorded_clips").glob("*.json"))) == 1, result.stderr

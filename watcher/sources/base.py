@@ -25,6 +25,11 @@ class SourceError(RuntimeError):
     """A source could not be opened or failed for good."""
 
 
+class CameraHung(SourceError):
+    """A camera library did not stop within its close timeout (picamera2 whose event loop died).
+    The process cannot release the camera any more: it must exit so that systemd starts a new one."""
+
+
 @runtime_checkable
 class FrameSource(Protocol):
     """A camera, stream, file or synthetic scene.

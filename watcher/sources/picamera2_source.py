@@ -7,8 +7,21 @@ One camera configuration carries two streams of the same sensor frames:
 * ``lores`` (YUV420, small) is read per request on the ``frames()`` thread; its Y plane,
   with the row padding (stride) cut off, is :attr:`Frame.luma` for the motion detector.
 
-picamera2 is imported only here and only inside :meth:`Picamera2Source.open`, so this module
-imports fine where picamera2 is missing (it is an apt package on Raspberry Pi OS, not on PyPI).
+picamera2 is imported only inside :meth:`Picamera2Source.open` (through
+:mod:`watcher.sources.picamera2_import`, which turns every way that import fails into one line
+naming the cause and the fix, and refuses releases older than the API we use), so this module
+imports fine where picamera2 is missing (it is an apt package on Raspberry Pi OS).
+
+Keyframes on demand: :mod:`watcher.sources.picamera2_keyframes` (counted per call on the Pi 4's
+V4L2 encoder; a wrapped PyAV stream on the Pi 5, where picamera2's own ``force_key_frame`` breaks
+the camera with PyAV >= 14).
+
+Closing is bounded. If picamera2's event loop died (an exception on its camera thread),
+``Picamera2.stop()`` waits forever unless the loop is stopped first (``stop_preview``), which
+``_shutdown`` does. Whatever else may hang (a wedged driver), ``close()`` gives the shutdown
+``close_timeout_s`` on a separate thread, then raises :class:`CameraHung`; the entry point then
+ends the process with ``os._exit`` (picamera2's atexit handler would block the same way), so
+systemd restarts it.
 
 Timeline. picamera2's encoder stamps every frame with the request's ``SensorTimestamp``
 (nanoseconds) converted to microseconds *minus the first encoded frame's value*, which it keeps
@@ -44,16 +57,14 @@ from typing import Any
 import numpy as np
 
 from watcher.frames import EncodedPacket, Frame
-from watcher.sources.base import SourceError, SourceInfo
+from watcher.sources.base import CameraHung, SourceError, SourceInfo
+from watcher.sources.picamera2_import import Picamera2Unavailable, import_picamera2
+from watcher.sources.picamera2_keyframes import KeyframeRequester
 
 logger = logging.getLogger(__name__)
 
 TIME_BASE = Fraction(1, 1_000_000)  # packet pts/dts are microseconds
 
-INSTALL_HINT = (
-    "picamera2 is not installed: on Raspberry Pi OS run `sudo apt install python3-picamera2` "
-    "and create the venv with --system-site-packages"
-)
 
 _POLL_S = 0.25  # how often a waiting frames() re-checks close() if picamera2 cannot cancel its job
 
@@ -70,7 +81,10 @@ _POLL_S = 0.25  # how often a waiting frames() re-checks close() if picamera2 ca
 #   wakes frames()), stops the camera and the encoder and closes the camera. Because capture
 #   jobs are queued and requests released under the same lock, no request is touched after
 #   close() except one that completed in the instant before it (released best effort).
-# * request_keyframe() may come from any thread; it only calls encoder.force_key_frame().
+# * request_keyframe() comes from the pipeline thread; see picamera2_keyframes for what it touches.
+# * close() runs picamera2's shutdown on a short-lived "picamera2-close" thread and waits for it
+#   at most close_timeout_s; that thread touches only the Picamera2 and encoder objects, which
+#   nobody else uses once close() has taken them out from under _lock.
 
 
 class _PacketSink:
@@ -211,6 +225,7 @@ class Picamera2Source:
         lores_height: int | None = None,
         camera_num: int = 0,
         stall_timeout_s: float = 5.0,
+        close_timeout_s: float = 10.0,
         packet_queue_size: int | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
@@ -225,8 +240,8 @@ class Picamera2Source:
             raise ValueError(f"fps must be positive, got {fps}")
         if bitrate <= 0 or gop_frames < 1:
             raise ValueError(f"bitrate and gop_frames must be positive, got {bitrate}, {gop_frames}")
-        if stall_timeout_s <= 0:
-            raise ValueError(f"stall_timeout_s must be positive, got {stall_timeout_s}")
+        if stall_timeout_s <= 0 or close_timeout_s <= 0:
+            raise ValueError(f"stall and close timeouts must be positive, got {stall_timeout_s}, {close_timeout_s}")
         self._size = (width, height)
         self._lores_size = (lores_width, lores_height)
         self._fps = float(fps)
@@ -234,6 +249,7 @@ class Picamera2Source:
         self._gop = int(gop_frames)
         self._camera_num = camera_num
         self._stall_timeout_s = stall_timeout_s
+        self._close_timeout_s = close_timeout_s
         self._queue_size = packet_queue_size or max(4 * self._gop, int(4 * self._fps))
 
         self._lock = threading.RLock()  # see "Which thread touches what" above
@@ -244,7 +260,7 @@ class Picamera2Source:
         self._timeline: _Timeline | None = None
         self._lores_geometry: tuple[int, int, int] | None = None  # width, height, stride
         self._info: SourceInfo | None = None
-        self._warned_no_force = False
+        self._keyframes: KeyframeRequester | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -255,19 +271,17 @@ class Picamera2Source:
             if self._picam2 is not None:
                 raise SourceError("Picamera2Source is already open")
             try:
-                from picamera2 import Picamera2
-                from picamera2.encoders import H264Encoder
-                from picamera2.outputs import Output
-            except ImportError as exc:
-                raise SourceError(f"{INSTALL_HINT} ({exc})") from exc
+                api = import_picamera2()
+            except Picamera2Unavailable as exc:
+                raise SourceError(str(exc)) from exc
 
             try:
-                picam2 = Picamera2(camera_num=self._camera_num)
+                picam2 = api.Picamera2(camera_num=self._camera_num)
             except Exception as exc:  # IndexError when no camera is attached, RuntimeError when busy
                 raise SourceError(
                     f"camera {self._camera_num} not found or not usable ({type(exc).__name__}: {exc}); "
                     "check the ribbon cable, `rpicam-hello --list-cameras`, and that no other process "
-                    "holds the camera"
+                    "holds the camera (`motion-watcher doctor` checks all of it)"
                 ) from exc
 
             encoder = None
@@ -286,42 +300,63 @@ class Picamera2Source:
                 self._lores_geometry = (lores_w, lores_h, int(lores_cfg["stride"]))
 
                 # repeat=True: SPS/PPS precede every keyframe, so any clip cut at a keyframe decodes.
-                encoder = H264Encoder(bitrate=self._bitrate, repeat=True, iperiod=self._gop)
-                sink = _make_output(Output, self._queue_size)
+                encoder = api.H264Encoder(bitrate=self._bitrate, repeat=True, iperiod=self._gop)
+                sink = _make_output(api.Output, self._queue_size)
                 # Encoder first, then the camera, so the very first sensor frame is encoded (an IDR).
                 picam2.start_encoder(encoder, sink)
+                keyframes = KeyframeRequester(encoder, self._gop)  # before the first frame is encoded
                 picam2.start()
             except Exception as exc:
-                self._shutdown(picam2, encoder)
+                self._bounded_shutdown(picam2, encoder)
                 raise SourceError(f"could not start camera {self._camera_num}: {type(exc).__name__}: {exc}") from exc
 
-            self._picam2, self._encoder, self._sink = picam2, encoder, sink
+            self._picam2, self._encoder, self._sink, self._keyframes = picam2, encoder, sink, keyframes
             self._timeline = _Timeline(encoder, frame_us=round(1_000_000 / self._fps))
             main_w, main_h = (int(v) for v in main_cfg["size"])
             self._info = SourceInfo(main_w, main_h, self._fps, live=True, encoded=True, codec="h264")
             logger.info(
-                "picamera2 camera %d open: main %dx%d H.264 %d bit/s, keyframe every %d frames, lores %dx%d",
-                self._camera_num, main_w, main_h, self._bitrate, self._gop, lores_w, lores_h,
+                "picamera2 %s camera %d open: main %dx%d H.264 (%s) %d bit/s, keyframe every %d frames, lores %dx%d",
+                api.version or "(version unknown)", self._camera_num, main_w, main_h, type(encoder).__name__,
+                self._bitrate, self._gop, lores_w, lores_h,
             )
+            (logger.info if keyframes.on_demand else logger.warning)("%s", keyframes.describe())
             return self._info
 
     def close(self) -> None:
-        """Stop the encoder and the camera and release it. Idempotent; safe from any thread."""
+        """Stop the encoder and the camera and release it. Idempotent; safe from any thread.
+
+        Raises :class:`CameraHung` if picamera2 has not stopped after ``close_timeout_s``.
+        """
         self._closed.set()
-        with self._lock:
+        with self._lock:  # after this, frames() neither queues a job nor touches a request
             picam2, encoder = self._picam2, self._encoder
-            self._picam2 = self._encoder = None
-            if picam2 is None:
-                return
-            self._shutdown(picam2, encoder)
+            self._picam2 = self._encoder = self._keyframes = None
+        if picam2 is None:
+            return
+        self._bounded_shutdown(picam2, encoder)
         dropped = self._sink.dropped if self._sink is not None else 0
         logger.info("picamera2 camera %d closed (%d encoded packets dropped)", self._camera_num, dropped)
 
+    def _bounded_shutdown(self, picam2: Any, encoder: Any) -> None:
+        done = threading.Thread(target=self._shutdown, args=(picam2, encoder), name="picamera2-close", daemon=True)
+        done.start()
+        done.join(self._close_timeout_s)
+        if done.is_alive():
+            raise CameraHung(f"camera {self._camera_num} did not stop within {self._close_timeout_s:g} s "
+                             "(the camera stack is wedged); exiting so that the service restarts")
+
     @staticmethod
     def _shutdown(picam2: Any, encoder: Any) -> None:
-        # Cancel our pending capture job first: with the event loop running, Picamera2.stop()
-        # queues its own job *behind* it and waits, which is forever if the camera has stalled.
+        # 1. Cancel our pending capture job: Picamera2.stop() would queue its own job behind it and
+        #    wait, forever if the camera has stalled.
+        # 2. Stop the event loop (stop_preview joins its thread; at once if it died). With the loop
+        #    still "running", stop() sends it a job and waits, forever if its thread died (PyAV >= 14
+        #    and force_key_frame on the Pi 5); with the loop gone, stop() stops the camera itself.
+        #    Picamera2.close() does the same, in the same order.
+        # 3. Stop the camera, then the encoder (it flushes what it holds), then release the camera.
         steps: list[tuple[str, Any]] = [("cancel_all_and_flush", getattr(picam2, "cancel_all_and_flush", None)),
+                                        ("stop_preview", getattr(picam2, "stop_preview", None)
+                                         if getattr(picam2, "started", False) else None),
                                         ("stop", picam2.stop)]
         if encoder is not None and getattr(encoder, "running", False):
             if encoder in getattr(picam2, "encoders", (encoder,)):
@@ -340,7 +375,11 @@ class Picamera2Source:
     # -- frames ------------------------------------------------------------------------------
 
     def frames(self) -> Iterator[Frame]:
-        """Yield a Frame per lores frame read, with the packets encoded since the previous one."""
+        """Yield a Frame per lores frame read, with the packets encoded since the previous one.
+
+        The camera runs on its own thread, so by the time a lores frame is read the encoder may
+        already have returned later frames: those wait for the next Frame, so a Frame never
+        carries a packet from after its own time."""
         with self._lock:
             picam2, sink, timeline, geometry = self._picam2, self._sink, self._timeline, self._lores_geometry
         if picam2 is None:
@@ -349,6 +388,7 @@ class Picamera2Source:
             raise SourceError("open() must be called before frames()")
         assert sink is not None and timeline is not None and geometry is not None
         lores_w, lores_h, stride = geometry
+        early: list[EncodedPacket] = []
         while True:
             captured = self._capture_lores(picam2)
             if captured is None:
@@ -359,7 +399,9 @@ class Picamera2Source:
                 raise SourceError("camera frame without SensorTimestamp metadata")
             luma = luma_from_yuv420(buffer, lores_w, lores_h, stride)
             t = timeline.frame_t(int(sensor_ns))
-            packets = [timeline.packet(*item) for item in sink.drain()]
+            early += [timeline.packet(*item) for item in sink.drain()]
+            cut = next((i for i, p in enumerate(early) if p.t > t), len(early))
+            packets, early = early[:cut], early[cut:]
             yield Frame(t=t, luma=luma, image=None, packets=packets)
 
     def _capture_lores(self, picam2: Any) -> tuple[np.ndarray, dict[str, Any]] | None:
@@ -397,25 +439,17 @@ class Picamera2Source:
     # -- extras ------------------------------------------------------------------------------
 
     def request_keyframe(self) -> None:
-        """Ask the hardware encoder for a keyframe as soon as possible (best effort).
+        """Ask the encoder for one keyframe as soon as possible. Call once per need: the V4L2
+        encoder makes one keyframe per call. Where picamera2 cannot be asked (releases before
+        0.3.32 on a Pi 4), the next keyframe comes with the GOP (``gop_frames``)."""
+        keyframes = self._keyframes
+        if keyframes is not None:
+            keyframes.request()
 
-        picamera2 has ``H264Encoder.force_key_frame()`` since September 2025 (raspberrypi/picamera2
-        pull request 1317). On older releases there is no way to ask, so this does nothing and
-        the next keyframe comes on the regular ``gop_frames`` period.
-        """
-        encoder = self._encoder
-        if encoder is None:
-            return
-        force = getattr(encoder, "force_key_frame", None)
-        if force is None:
-            if not self._warned_no_force:
-                logger.info("this picamera2 cannot force a keyframe; next one within %d frames", self._gop)
-                self._warned_no_force = True
-            return
-        try:
-            force()
-        except Exception:
-            logger.warning("encoder.force_key_frame() failed", exc_info=True)
+    @property
+    def keyframes_on_demand(self) -> bool:
+        """Whether request_keyframe() can work (False before open())."""
+        return self._keyframes is not None and self._keyframes.on_demand
 
     @property
     def info(self) -> SourceInfo | None:

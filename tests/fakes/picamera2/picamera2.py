@@ -1,22 +1,39 @@
 """Fake of picamera2/picamera2.py (class Picamera2), for the calls this project makes.
 
-The real class runs an event loop thread that takes completed requests from libcamera and, in
-``process_requests``, first runs the queued jobs (capture_request & co.), then hands each request
-to the running encoders. Here there is no loop: ``capture_request`` makes the next frame on the
-caller's thread and does the same two steps in the same order. When the camera is set to stall
-(``_fake.settings.stall_after_frames``), the job stays pending, as with a real stalled camera.
+As in the real class, ``start()`` starts an event-loop thread (the real one is NullPreview's
+``thread_func``) that runs whether or not anyone asks for frames: each trip round the loop the
+camera completes a request (a new frame), ``process_requests`` runs the job at the head of the
+queue (``capture_request`` jobs take that request; a ``stop`` job runs without one), then hands
+the request to every running encoder, all on that thread. The loop also wakes at once when an
+``immediate`` job is dispatched to an empty queue (``dispatch_functions``). When the camera
+stalls (``_fake.settings.stall_after_frames``) no more requests complete and a capture job at the
+head of the queue stays pending; when the thread dies (``loop_dies_at_frame``) nothing runs any
+more, and ``stop()`` then waits forever, as the real one does.
+
+``Picamera2`` is built per release (``_fake.settings.release``): ``wait`` takes a timeout from
+0.3.17 on and ``cancel_all_and_flush`` exists from 0.3.20 on.
 """
 
 import threading
 
 from . import _fake
-from .encoders import Encoder
+from .encoders.encoder import Encoder
 from .job import Job
 from .request import CompletedRequest
 
 
-# Real: picamera2/picamera2.py, class Picamera2.
-class Picamera2:
+# Real: picamera2/picamera2.py, class Picamera2 (the parts every release since 0.3.12 has).
+class _Picamera2Base:
+    # Real: Picamera2.global_camera_info() (a staticmethod; raspberrypi/picamera2, picamera2/picamera2.py,
+    # v0.3.36): one dict per attached camera with those of "Model", "Location", "Rotation" the camera
+    # reports, plus "Id" and "Num" (libcamera's index); sorted by ("/usb" not in Id, Id), reversed,
+    # so USB cameras come last. It acquires no camera. An empty list when none is attached.
+    @staticmethod
+    def global_camera_info():
+        cameras = [{"Model": "imx708", "Id": f"/base/fake/imx708@{i}", "Num": i}
+                   for i in range(_fake.settings.num_cameras)]
+        return sorted(cameras, key=lambda cam: ("/usb" not in cam["Id"], cam["Id"]), reverse=True)
+
     # Real: Picamera2.__init__(self, camera_num=0, verbose_console=None, tuning=None, allocator=None).
     # It does camera_num = self.global_camera_info()[camera_num]['Num'] (IndexError when no camera
     # is attached) and raises RuntimeError("Camera __init__ sequence did not complete.") on failure.
@@ -24,16 +41,20 @@ class Picamera2:
         settings = _fake.settings
         if settings.open_error is not None:
             raise settings.open_error
-        infos = [{"Model": "imx708", "Id": f"/base/fake/imx708@{i}", "Num": i} for i in range(settings.num_cameras)]
-        self.camera_idx = infos[camera_num]["Num"]
+        self.camera_idx = self.global_camera_info()[camera_num]["Num"]
         self.is_open = True
         self.started = False
         self.camera_config = None
-        self.lock = threading.Lock()  # real: protects _job_list and completed_requests
+        self.lock = threading.Lock()  # real: protects _job_list
         self._job_list = []
         self._encoders = set()
         self._outstanding = set()  # requests not yet fully released (fake bookkeeping)
+        self._loop = None  # the event-loop thread (real: self._preview.thread)
+        self._abort = threading.Event()  # real: NullPreview._abort
+        self._prod = threading.Event()  # real: the notifyme eventfd the loop selects on
         self.frame_count = 0
+        self.loop_error = None
+        self.video_encoders_seen = []
         self.video_configuration_calls = []  # kwargs of every create_video_configuration call
         self.calls = []  # names of lifecycle calls, in order
         _fake.cameras.append(self)
@@ -67,7 +88,7 @@ class Picamera2:
             raise RuntimeError("Camera must be stopped before configuring")
         config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in camera_config.items()}
         main, lores = config["main"], config["lores"]
-        for name, stream in (("main", main), ("lores", lores)):
+        for stream in (main, lores):
             if stream is None:
                 continue
             w, h = stream["size"]
@@ -97,7 +118,7 @@ class Picamera2:
         return self.camera_config
 
     # Real: Picamera2.start(self, config=None, show_preview=False); with show_preview=False it
-    # starts the NullPreview event loop thread, then the camera.
+    # starts the NullPreview event-loop thread (once), then the camera.
     def start(self, config=None, show_preview=False):
         self.calls.append("start")
         if config is not None:
@@ -105,6 +126,9 @@ class Picamera2:
         if self.camera_config is None:
             raise RuntimeError("Camera has not been configured")
         self.started = True
+        if self._loop is None:
+            self._loop = threading.Thread(target=self._thread_func, name="picamera2-fake-loop", daemon=True)
+            self._loop.start()
 
     # Real: Picamera2.start_encoder(self, encoder=None, output=None, pts=None, quality=None, name=None):
     # sets encoder.output, name (default: the config's "encode" stream), width, height, format and
@@ -127,6 +151,7 @@ class Picamera2:
         encoder.start(quality=quality)
         with self.lock:
             self._encoders.add(encoder)
+        self.video_encoders_seen.append(encoder)  # fake-only record: still there after stop_encoder
 
     # Real: Picamera2.stop_encoder(self, encoders=None): stops the given encoder(s) (all if None).
     def stop_encoder(self, encoders=None):
@@ -141,82 +166,136 @@ class Picamera2:
             encoder.stop()
         with self.lock:
             for encoder in remove:
-                self._encoders.remove(encoder)
+                self._encoders.discard(encoder)
 
     # Real: Picamera2.encoders (property) -> the set of running encoders.
     @property
     def encoders(self):
         return self._encoders
 
-    # Real: Picamera2.capture_request(self, wait=None, signal_function=None, flush=None), through
-    # dispatch_functions: wait=None means wait unless a signal_function is given, False returns
-    # the Job, a number waits that long (TimeoutError, and the job STAYS queued).
-    def capture_request(self, wait=None, signal_function=None, flush=None):
-        job = Job([], signal_function)
-        with self.lock:
-            self._job_list.append(job)
-        self._process_requests()
+    # Real: Picamera2.dispatch_functions(self, functions, wait, signal_function=None, immediate=False):
+    # appends a Job; prods the loop at once if it is the only job and `immediate`; wait=None means
+    # wait unless a signal_function is given, False returns the Job, True waits forever, a number
+    # waits that long (TimeoutError, and the job STAYS queued).
+    def _dispatch(self, kind, wait, signal_function=None, immediate=False):
         if wait is None:
             wait = signal_function is None
+        job = Job(kind, signal_function)
+        with self.lock:
+            only_job = not self._job_list
+            self._job_list.append(job)
+        if only_job and immediate:
+            self._prod.set()
         if wait is False:
             return job
         return job.get_result(timeout=None if wait is True else wait)
 
-    # Real: Picamera2.wait(self, job, timeout=None) -> job.get_result(timeout=timeout)
-    def wait(self, job, timeout=None):
-        return job.get_result(timeout=timeout)
-
-    # Real: Picamera2.cancel_all_and_flush(self): cancels every queued job and empties the list.
-    def cancel_all_and_flush(self):
-        self.calls.append("cancel_all_and_flush")
-        with self.lock:
-            for job in self._job_list:
-                job.cancel()
-            self._job_list = []
+    # Real: Picamera2.capture_request(self, wait=None, signal_function=None, flush=None): a job that
+    # the loop completes with the next request; the caller must release() it.
+    def capture_request(self, wait=None, signal_function=None, flush=None):
+        return self._dispatch("capture", wait, signal_function)
 
     # Real: Picamera2.stop(self). With the event loop running it does
-    # dispatch_functions([self.stop_], wait=True, immediate=True): the stop job queues BEHIND any
-    # pending job, so it waits for those first (forever if the camera has stalled). The fake
-    # refuses instead of hanging.
+    # dispatch_functions([self.stop_], wait=True, immediate=True): the stop job queues behind any
+    # pending job and waits for the loop to run it: forever if the loop thread has died, or if a
+    # capture job ahead of it waits for a frame from a stalled camera.
     def stop(self):
         self.calls.append("stop")
         if not self.started:
             return
-        with self.lock:
-            if self._job_list:
-                raise AssertionError("fake picamera2: stop() with a capture job pending would block "
-                                     "(forever if the camera stalled); cancel_all_and_flush() first")
-        self.started = False
+        if self._loop is not None:
+            self._dispatch("stop", True, immediate=True)
+        else:
+            self._stop_camera()
 
-    # Real: Picamera2.close(self): stops the preview, stop(), releases the camera; idempotent.
+    # Real: Picamera2.stop_preview(self): RuntimeError("No preview specified.") without one; else
+    # NullPreview.stop() sets its abort flag and joins the loop thread (at once if it died), and
+    # detach_preview() clears _event_loop_running, so that stop() then stops the camera directly.
+    def stop_preview(self):
+        self.calls.append("stop_preview")
+        if self._loop is None:
+            raise RuntimeError("No preview specified.")
+        self._stop_loop()
+
+    # Real: Picamera2.close(self): stop_preview() if there is a preview, then stop(), then releases
+    # the camera.
     def close(self):
         self.calls.append("close")
+        self._stop_loop()
         if not self.is_open:
             return
         self.stop()
         self.is_open = False
 
+    # Real: Picamera2.stop_(self): camera.stop(), then releases the requests it still holds.
+    def _stop_camera(self):
+        if _fake.settings.stop_hangs:
+            _fake.released.wait()
+        self.started = False
+
     # -- fake event loop -------------------------------------------------------------------
 
-    def _process_requests(self):
-        # Real: Picamera2.process_requests: run queued jobs, then encoder.encode(name, request)
-        # for every running encoder, then drop the loop's own reference to the request.
-        if not self.started:
-            return
-        settings = _fake.settings
-        if settings.stall_after_frames is not None and self.frame_count >= settings.stall_after_frames:
-            _fake.stalled.set()
-            return
-        request = self._make_request(self.frame_count)
-        self.frame_count += 1
-        request.acquire()  # the completed_requests list's reference, handed to a capture job
+    def _stop_loop(self):
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            self._abort.set()
+            self._prod.set()
+            loop.join()
+
+    def _fake_shutdown(self):
+        self._stop_loop()
         with self.lock:
-            while self._job_list:
-                job = self._job_list.pop(0)
-                job._finish(request)
-                break
+            jobs, self._job_list = self._job_list, []
+        for job in jobs:
+            job.cancel()
+
+    def _thread_func(self):
+        # Real: NullPreview.thread_func selects on the notify fd with a 0.2 s timeout;
+        # NullPreview.handle_request logs an exception from process_requests and re-raises it,
+        # which ends the thread.
+        settings = _fake.settings
+        while not self._abort.is_set():
+            self._prod.wait(settings.frame_interval_s)
+            self._prod.clear()
+            if self._abort.is_set():
+                return
+            try:
+                self._process_requests()
+            except BaseException as exc:  # the real thread dies with a traceback
+                self.loop_error = exc
+                _fake.loop_died.set()
+                return
+
+    def _process_requests(self):
+        # Real: Picamera2.process_requests: take the completed requests, run the job at the head of
+        # the queue (one per trip), then encoder.encode(name, request) for every running encoder,
+        # then drop the loop's own reference to the request.
+        settings = _fake.settings
+        request = None
+        if self.started:
+            if settings.stall_after_frames is not None and self.frame_count >= settings.stall_after_frames:
+                _fake.stalled.set()
             else:
-                request.release()
+                request = self._make_request(self.frame_count)
+                self.frame_count += 1
+        with self.lock:
+            job = self._job_list[0] if self._job_list else None
+            if job is not None and (job.kind == "stop" or request is not None):
+                self._job_list.pop(0)
+            else:
+                job = None
+        if job is not None and job.kind == "stop":
+            self._stop_camera()
+            job._finish((True, None))
+        elif job is not None:
+            request.acquire()  # the job's reference, handed to the caller
+            job._finish(request)
+        if request is None:
+            return
+        n = self.frame_count - 1
+        if settings.loop_dies_at_frame is not None and n >= settings.loop_dies_at_frame:
+            request.release()
+            raise settings.loop_error
         for encoder in list(self._encoders):
             if encoder.name in self.camera_config:
                 encoder.encode(encoder.name, request)
@@ -234,6 +313,45 @@ class Picamera2:
         metadata = {"SensorTimestamp": _fake.settings.sensor_epoch_ns + n * duration_us * 1000,
                     "FrameDuration": duration_us, "ExposureTime": duration_us // 2}
         return CompletedRequest(self, buffers, metadata)
+
+
+# Real: Picamera2.wait(self, job, timeout=None) -> job.get_result(timeout=timeout), from 0.3.17.
+def _wait_with_timeout(self, job, timeout=None):
+    return job.get_result(timeout=timeout)
+
+
+# Real, before 0.3.17: Picamera2.wait(self, job) -> job.get_result().
+def _wait_without_timeout(self, job):
+    return job.get_result()
+
+
+# Real: Picamera2.cancel_all_and_flush(self), from 0.3.20: cancels every queued job, empties the list.
+def _cancel_all_and_flush(self):
+    self.calls.append("cancel_all_and_flush")
+    with self.lock:
+        for job in self._job_list:
+            job.cancel()
+        self._job_list = []
+
+
+_classes = {}
+
+
+def picamera2_class(release):
+    """The Picamera2 class as picamera2 ``release`` (a version tuple) has it."""
+    if release not in _classes:
+        members = {"wait": _wait_with_timeout if release >= (0, 3, 17) else _wait_without_timeout,
+                   "__module__": "picamera2.picamera2"}
+        if release >= (0, 3, 20):
+            members["cancel_all_and_flush"] = _cancel_all_and_flush
+        _classes[release] = type("Picamera2", (_Picamera2Base,), members)
+    return _classes[release]
+
+
+def __getattr__(name):
+    if name == "Picamera2":
+        return picamera2_class(_fake.settings.release)
+    raise AttributeError(name)
 
 
 def _stream_config(defaults, updates):

@@ -95,11 +95,11 @@ class Encoder:
         pass
 
     # Real: Encoder.outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False)
-    # calls out.outputframe(frame, keyframe, timestamp, packet, audio) positionally; releases
-    # before audio support called out.outputframe(frame, keyframe, timestamp).
+    # calls out.outputframe(frame, keyframe, timestamp, packet, audio) positionally from 0.3.23;
+    # releases before that (no audio support) called out.outputframe(frame, keyframe, timestamp).
     def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
         for out in self._output:
-            if _fake.settings.legacy_outputframe:
+            if not _fake.settings.has((0, 3, 23)):
                 out.outputframe(frame, keyframe, timestamp)
             else:
                 out.outputframe(frame, keyframe, timestamp, packet, audio)

@@ -18,8 +18,8 @@ from .. import _fake
 from .encoder import Encoder, Quality
 
 
-# Real: picamera2/encoders/h264_encoder.py, class H264Encoder(V4L2Encoder).
-class H264Encoder(Encoder):
+# Real: picamera2/encoders/h264_encoder.py, class H264Encoder(V4L2Encoder), on a Pi 4 (hardware).
+class _H264EncoderBase(Encoder):
     # Real: H264Encoder.__init__(self, bitrate=None, repeat=True, iperiod=None, framerate=None,
     #                            enable_sps_framerate=False, qp=None, profile=None)
     def __init__(self, bitrate=None, repeat=True, iperiod=None, framerate=None, enable_sps_framerate=False,
@@ -35,7 +35,9 @@ class H264Encoder(Encoder):
                                                       framerate=framerate, qp=qp, profile=profile))
         self._codec = None
         self._pending = deque()
-        self._force_next = False
+        # Real (0.3.32+, V4L2Encoder): per-call counters; _encode forces one keyframe per request.
+        self._key_frames_requested = 0
+        self._key_frames_generated = 0
 
     # Real: H264Encoder._setup(self, quality) picks a bitrate only when none was given.
     def _setup(self, quality):
@@ -59,10 +61,9 @@ class H264Encoder(Encoder):
         codec.time_base = Fraction(1, 1_000_000)
         codec.framerate = Fraction(30)
         codec.gop_size = gop
-        codec.max_b_frames = 0
         if self.bitrate:
             codec.bit_rate = int(self.bitrate)
-        codec.options = {"preset": "ultrafast", "tune": "zerolatency", "forced-idr": "1",
+        codec.options = {"preset": "ultrafast", "tune": "zerolatency", "forced-idr": "1", "bf": "0",
                          "x264-params": ":".join(params)}
         codec.open()
         self._codec = codec
@@ -85,19 +86,39 @@ class H264Encoder(Encoder):
         i420 = _strip_stride(buffer, self.width, self.height, self.stride)
         frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
         frame.pts = timestamp_us
-        if self._force_next:
+        if self._key_frames_requested > self._key_frames_generated:
+            self._key_frames_generated += 1  # real: V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME on this frame
             frame.pict_type = PictureType.I
-            self._force_next = False
         for packet in self._codec.encode(frame):
             self._pending.append((bytes(packet), bool(packet.is_keyframe), timestamp_us))
         while len(self._pending) > _fake.settings.encoder_latency_frames:
             self.outputframe(*self._pending.popleft())
 
-    # Real: H264Encoder.force_key_frame(self) (raspberrypi/picamera2 pull request 1317, 2025):
-    # an I-frame is encoded as soon as possible. Tests delete it to mirror older releases.
-    def force_key_frame(self):
-        self.record.forced_keyframes += 1
-        self._force_next = True
+
+# Real: H264Encoder.force_key_frame(self), from 0.3.32 (raspberrypi/picamera2 pull request 1317):
+# self._key_frames_requested += 1 -- each call makes one more frame a keyframe.
+def _force_key_frame(self):
+    self.record.forced_keyframes += 1
+    self._key_frames_requested += 1
+
+
+_classes = {}
+
+
+def h264_encoder_class(release):
+    """H264Encoder as picamera2 ``release`` has it (no force_key_frame before 0.3.32)."""
+    if release not in _classes:
+        members = {"__module__": "picamera2.encoders.h264_encoder"}
+        if release >= (0, 3, 32):
+            members["force_key_frame"] = _force_key_frame
+        _classes[release] = type("H264Encoder", (_H264EncoderBase,), members)
+    return _classes[release]
+
+
+def __getattr__(name):
+    if name == "H264Encoder":
+        return h264_encoder_class(_fake.settings.release)
+    raise AttributeError(name)
 
 
 def _strip_stride(buffer, width, height, stride):
