@@ -5,6 +5,8 @@ last, one JSON object with its measurements.
                plus the pre-roll's memory for 5 s of 720p30 vs raw frames
     sftp       our SFTP pull vs OpenSSH sftp vs paramiko's get, same file, same loopback sshd
     analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
+    stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
+               side by side (options: python -m tests.bench stacks --help)
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def main(argv: list[str]) -> int:
         from tests.bench import analysis
 
         result = analysis.run()
+    elif name == "stacks":
+        from tests.bench import stacks
+
+        return stacks.main(argv[1:])  # prints its JSON last, like the others
     elif name == "sftp":
         from tests.bench import sftp
 
