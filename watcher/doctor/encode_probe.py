@@ -93,10 +93,7 @@ def _picamera2_libav(args: argparse.Namespace) -> dict[str, Any]:
     ctx.bit_rate = args.bitrate
     ctx.gop_size = max(1, round(args.gop_s * fps))
     ctx.thread_count = 0  # LibavH264Encoder.threads = 0: "you choose"
-    try:
-        ctx.thread_type = "FRAME"
-    except Exception:  # older PyAV wants the enum; the thread count matters more
-        pass
+    ctx.thread_type = av.codec.context.ThreadType.FRAME  # as LibavH264Encoder; PyAV 10 and 18 both take it
     ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "deblock": "1"}
     ctx.open()
     yuv = []
