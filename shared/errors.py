@@ -38,7 +38,7 @@ class SourceUnavailable(AppError):
 
 
 class SourceHung(AppError):
-    """The camera library cannot be stopped (picamera2 whose event loop died): the process exits
-    at once so that systemd restarts it with a fresh camera stack."""
+    """The camera library cannot be stopped (a wedged camera stack): the process exits at once so
+    that systemd restarts it with a fresh one."""
 
     exit_code = 75  # EX_TEMPFAIL

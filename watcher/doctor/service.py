@@ -23,7 +23,7 @@ EXIT_MEANING = {
     1: "an unexpected error",
     69: "the camera/source could not be opened",
     73: "the data directory is unusable",
-    75: "the camera could not be stopped (picamera2's event loop died); restarted",
+    75: "the camera could not be stopped (a wedged camera stack); restarted",
     78: "a configuration error (not restarted until fixed)",
 }
 CLD_EXITED = "1"  # ExecMainCode: 1 exited, 2 killed, 3 dumped core

@@ -20,6 +20,7 @@ from typing import Any
 
 from watcher.doctor.probes import ChildOutput, PythonRunner, run_python_child
 from watcher.doctor.result import CheckResult, fail, na, ok, warn
+from watcher.pi_stack import MIN_PICAMERA2, format_version, is_numpy_binary_mismatch, picamera2_too_old
 
 IMPORT_TIMEOUT_S = 60.0  # importing cv2 + picamera2 on a cold Pi Zero 2 / Pi 3 SD card takes seconds
 
@@ -30,17 +31,6 @@ MODULES: list[tuple[str, str, str, str]] = [
     ("pyav", "av", "python3-av", "av"),
     ("picamera2", "picamera2", "python3-picamera2", "picamera2"),
 ]
-
-# Messages of a module built against another numpy than the one that is imported.
-BINARY_MISMATCH = (
-    "numpy.dtype size changed",
-    "binary incompatibility",
-    "compiled using numpy 1.x",
-    "_array_api not found",
-    "numpy.core.multiarray failed to import",
-    "numpy.core._multiarray_umath failed to import",
-    "module compiled against abi version",
-)
 
 
 @dataclass(frozen=True)
@@ -152,8 +142,7 @@ def _describe_copies(copies: list[dict[str, Any]]) -> str:
 
 
 def binary_mismatch(o: ImportOutcome) -> bool:
-    text = f"{o.error_type} {o.error}".lower()
-    return any(marker in text for marker in BINARY_MISMATCH)
+    return is_numpy_binary_mismatch(f"{o.error_type} {o.error}")
 
 
 def _numpy_fix(py: PythonInfo, numpy: ImportOutcome | None) -> str:
@@ -206,20 +195,6 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
                 **details)
 
 
-def too_old(version: str | None) -> bool:
-    """picamera2 ``version`` is older than the oldest release the watcher's API calls exist in."""
-    from watcher.sources.picamera2_import import MIN_VERSION, parse_version
-
-    parsed = parse_version(version) if version else None
-    return parsed is not None and parsed < MIN_VERSION
-
-
-def min_picamera2() -> str:
-    from watcher.sources.picamera2_import import MIN_VERSION
-
-    return ".".join(map(str, MIN_VERSION))
-
-
 def check_python(py: PythonInfo) -> CheckResult:
     where = f"{py.executable}"
     if py.in_venv:
@@ -251,9 +226,9 @@ def check_stack(source_spec: str, *, runner: PythonRunner = run_python_child, py
                 msg += f"; shadows {_describe_copies(_shadowed(o))}"
             if o.extra.get("h264_encoder"):
                 msg += f"; H264Encoder is {o.extra['h264_encoder']}"
-            if module == "picamera2" and too_old(o.version):
+            if module == "picamera2" and picamera2_too_old(o.version):
                 results.append((fail if needed else warn)(
-                    name, f"{msg}: too old, the watcher needs {min_picamera2()} or newer",
+                    name, f"{msg}: too old, the watcher needs {format_version(MIN_PICAMERA2)} or newer",
                     "`sudo apt update && sudo apt install python3-picamera2`", version=o.version, file=o.file))
                 continue
             results.append(ok(name, msg, version=o.version, file=o.file, copies=o.copies, **o.extra))

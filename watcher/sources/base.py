@@ -26,8 +26,8 @@ class SourceError(RuntimeError):
 
 
 class CameraHung(SourceError):
-    """A camera library did not stop within its close timeout (picamera2 whose event loop died).
-    The process cannot release the camera any more: it must exit so that systemd starts a new one."""
+    """A camera library did not stop within its close timeout (a wedged camera stack). The process
+    cannot release the camera any more: it must exit so that systemd starts a new one."""
 
 
 @runtime_checkable

@@ -22,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-MIN_VERSION = (0, 3, 17)
+from watcher.pi_stack import MIN_PICAMERA2, format_version, is_numpy_binary_mismatch, picamera2_too_old
+
 REINSTALL = ("`sudo deploy/pi/install.sh` from the project's checkout (its venv uses --system-site-packages "
              "and takes numpy, OpenCV and PyAV from apt)")
 
@@ -47,20 +48,6 @@ def installed_version() -> str | None:
         return None
 
 
-def parse_version(version: str) -> tuple[int, ...] | None:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(c for c in piece if c.isdigit()) if piece[:1].isdigit() else ""
-        if not digits:
-            return None
-        parts.append(int(digits))
-    return tuple(parts)
-
-
-def _fmt(version: tuple[int, ...]) -> str:
-    return ".".join(map(str, version))
-
-
 def _numpy_origin() -> str:
     numpy = sys.modules.get("numpy")
     if numpy is None:
@@ -74,8 +61,7 @@ def explain_import_failure(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "picamera2":
         return ("picamera2 is not installed: on Raspberry Pi OS run `sudo apt install python3-picamera2` "
                 "and create the venv with --system-site-packages")
-    if "numpy" in text and ("size changed" in text or "binary incompatib" in text or "_ARRAY_API" in text
-                            or "compiled using NumPy" in text):
+    if is_numpy_binary_mismatch(text):
         return (f"picamera2 cannot be imported because the venv's {_numpy_origin()} shadows the system numpy "
                 f"that apt's picamera2 and simplejpeg were built against ({text}); remove it with "
                 f"`pip uninstall numpy opencv-python-headless av` in the venv, or reinstall with {REINSTALL}")
@@ -84,13 +70,12 @@ def explain_import_failure(exc: BaseException) -> str:
 
 
 def check_version(picamera2_cls: type, version: str | None) -> None:
-    """Refuse a picamera2 older than :data:`MIN_VERSION` (by its metadata, else by its API)."""
-    parsed = parse_version(version) if version else None
+    """Refuse a picamera2 older than ``MIN_PICAMERA2`` (by its metadata, else by its API)."""
     has_wait_timeout = "timeout" in inspect.signature(getattr(picamera2_cls, "wait", lambda job: None)).parameters
-    if (parsed is not None and parsed < MIN_VERSION) or not has_wait_timeout:
+    if picamera2_too_old(version) or not has_wait_timeout:
         shown = version or "of unknown version (no Picamera2.wait(job, timeout=))"
         raise Picamera2Unavailable(
-            f"picamera2 {shown} is too old: the watcher needs {_fmt(MIN_VERSION)} or newer "
+            f"picamera2 {shown} is too old: the watcher needs {format_version(MIN_PICAMERA2)} or newer "
             f"(Picamera2.wait with a timeout); upgrade with `sudo apt update && sudo apt install python3-picamera2`")
 
 

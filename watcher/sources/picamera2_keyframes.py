@@ -72,7 +72,6 @@ class KeyframeRequester:
             self.method = "v4l2"
         else:
             self.method = "gop"
-        self.requests = 0
 
     @property
     def on_demand(self) -> bool:
@@ -86,7 +85,6 @@ class KeyframeRequester:
 
     def request(self) -> None:
         """One keyframe, as soon as possible. Call once per need, never per frame."""
-        self.requests += 1
         if self._stream is not None:
             self._stream.pending.set()
         elif self._force is not None:
