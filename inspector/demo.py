@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     summary = cat.summary()
     cat.close()
     print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "empty")
-    for clip in sorted(library.glob("*/*/*.mp4")):
+    for clip in sorted((library / "clips").glob("*/*/*/*.mp4")):
         print(f"  {clip}")
     print(f"library: {library}   (config: {cfg_path}; try: python -m inspector status --config {cfg_path})")
     return 1 if any(r.error for r in results) else 0

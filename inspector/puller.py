@@ -127,10 +127,10 @@ class Puller:
         self.catalog.begin_download(self.name, clip_id, manifest.camera, manifest.size, manifest.sha256,
                                     manifest.started_at, manifest.ended_at)
         try:
-            self.library.final_dir(clip_id)
+            self.library.final_dir(self.name, clip_id)
         except ValueError as e:
             return self._skip(stats, mp4_name, str(e))
-        final = self.library.final(clip_id)
+        final = self.library.final(self.name, clip_id)
         if final.exists() and _file_sha(final) == (manifest.size, manifest.sha256):
             # stored before a crash that came before the catalog update
             self.library.ensure_manifest(final, raw)
@@ -154,7 +154,7 @@ class Puller:
                 logger.warning("[%s] %s: %s; downloading it again", self.name, clip_id, reason)
                 part.unlink()
             try:
-                final = self.library.store(part, clip_id, raw)
+                final = self.library.store(self.name, part, clip_id, raw)
             except OSError as e:
                 raise _local_error(e, clip_id) from e
             self.catalog.mark_stored(self.name, clip_id, str(final))

@@ -119,7 +119,7 @@ def _run_pool(lib: Library, catalog: Catalog, todo: dict[str, tuple[ClipRow, Pat
 
 def _clip_path(lib: Library, row: ClipRow) -> Path:
     try:
-        return lib.final(row.clip_id)
+        return lib.final(row.watcher, row.clip_id)
     except ValueError:
         return Path(row.local_path or "")
 

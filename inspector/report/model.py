@@ -70,7 +70,7 @@ def load_view(library: Path) -> LibraryView:
 
 def _entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | None:
     try:
-        clip = lib.final(clip_id)
+        clip = lib.final(watcher, clip_id)
         manifest = parse_manifest(clip.with_suffix(".json").read_bytes(), expected_id=clip_id)
         analysis = json.loads(Path(f"{clip.with_suffix('')}.analysis.json").read_bytes())
         stills = analysis["stills"]

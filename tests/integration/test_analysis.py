@@ -101,7 +101,7 @@ def test_synthetic_motion_periods_are_where_the_walkers_are(analyzed_library: Pa
     cat.close()
     assert set(rows) == {m.id for m in manifests}
     for m in manifests:
-        clip = next(analyzed_library.glob(f"cam1/*/{m.id}.mp4"))
+        clip = next(analyzed_library.glob(f"clips/*/cam1/*/{m.id}.mp4"))
         data = json.loads(clip.with_name(f"{m.id}.analysis.json").read_text())
         assert data["analyzer_version"] == ANALYZER_VERSION and data["sha256"] == m.sha256
         assert data["video"]["frames"] == m.frames and (data["video"]["width"], data["video"]["height"]) == (640, 360)
@@ -156,10 +156,10 @@ def test_a_result_on_disk_but_not_in_the_catalog_is_recorded_without_reanalysis(
     db.execute("UPDATE clips SET state='acked', analyzer_version=NULL")
     db.commit()
     db.close()
-    before = {p: p.stat().st_mtime_ns for p in library.glob("cam1/*/*.analysis.json")}
+    before = {p: p.stat().st_mtime_ns for p in library.glob("clips/*/cam1/*/*.analysis.json")}
     summary = analyze_pending(library, workers=1, settings=FAST)
     assert len(summary.analyzed) == len(before) and summary.media_s > 0
-    assert {p: p.stat().st_mtime_ns for p in library.glob("cam1/*/*.analysis.json")} == before
+    assert {p: p.stat().st_mtime_ns for p in library.glob("clips/*/cam1/*/*.analysis.json")} == before
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_damaged_clips_are_quarantined_with_the_reason(tmp_path: Path, synthetic
     (pi / f"{short.id}.json").write_bytes(replace(short, size=size, sha256=sha).to_json())
     noise = big_clip(pi, "cam2_20260101T000000Z_0001", 200_000)  # random bytes, valid manifest
     library = pull_into_library(tmp_path, pi)
-    damaged = next(library.glob(f"cam1/*/{good.id}.mp4"))  # the disk corrupts a verified clip
+    damaged = next(library.glob(f"clips/*/cam1/*/{good.id}.mp4"))  # the disk corrupts a verified clip
     with open(damaged, "r+b") as f:
         f.seek(100_000)
         f.write(b"\0" * 4096)

@@ -53,9 +53,9 @@ def test_cleanup_publish_and_pull_race(tmp_path: Path) -> None:
     [result] = pull_all(icfg)  # whatever the last poll missed
     assert result.error is None
     maintain(dirs, retention)
-    stored = {p.stem for p in library.glob("race/*/*.mp4")}
+    stored = {p.stem for p in library.glob("clips/*/race/*/*.mp4")}
     assert stored == published, f"lost: {published - stored}, unexpected: {stored - published}"
-    for day in {p.parent for p in library.glob("race/*/*.mp4")}:
+    for day in {p.parent for p in library.glob("clips/*/race/*/*.mp4")}:
         verify_recorded(day)  # every copy complete and verified
     assert removed <= published and removed, "cleanup removed archived clips during the race"
     assert not list(dirs.recorded.iterdir()) and not list(dirs.temp.iterdir())

@@ -184,9 +184,9 @@ def test_inspector_pulls_and_archives_through_the_chroot(pi: Pi, clip_ids: set[s
     assert {p.stem for p in archived.glob("*.mp4")} == clip_ids == {p.stem for p in archived.glob("*.json")}
     uid = pwd.getpwnam(pi.watcher_user).pw_uid
     assert all(p.stat().st_uid == uid for p in archived.iterdir())  # still the watcher's: retention can delete them
-    for date_dir in {p.parent for p in library.glob("cam1/*/*.mp4")}:
+    for date_dir in {p.parent for p in library.glob("clips/*/cam1/*/*.mp4")}:
         verify_recorded(date_dir)
-    assert len(list(library.glob("cam1/*/*.mp4"))) == len(clip_ids)
+    assert len(list(library.glob("clips/*/cam1/*/*.mp4"))) == len(clip_ids)
 
 
 def test_shell_commands_and_ptys_do_not_run(pi: Pi) -> None:

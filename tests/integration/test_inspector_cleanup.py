@@ -41,10 +41,10 @@ def test_library_cleanup(tmp_path: Path, watcher_clips: Path) -> None:
     q.mkdir(parents=True)
     (q / "cam1_20200101T000000Z_0009.mp4").write_bytes(b"bad")
     os.utime(q / "cam1_20200101T000000Z_0009.mp4", (0, 0))
-    for clip in library.glob("cam1/*/*.mp4"):  # pretend analysis files exist beside the clip
+    for clip in library.glob("clips/pi/cam1/*/*.mp4"):  # pretend analysis files exist beside the clip
         clip.with_suffix(".analysis.json").write_text("{}")
     # retention: keep only the newest clip by a usage cap of one clip's size
-    newest = max(library.glob("cam1/*/*.mp4"), key=lambda p: p.stem)
+    newest = max(library.glob("clips/pi/cam1/*/*.mp4"), key=lambda p: p.stem)
     cap_gb = (newest.stat().st_size + 5000) / 1024**3
     cfg.write_text(cfg.read_text() + f"\n[cleanup]\nmax_usage_gb = {cap_gb}\n")
     fd = os.open(live, os.O_RDWR)
@@ -64,7 +64,7 @@ def test_library_cleanup(tmp_path: Path, watcher_clips: Path) -> None:
         os.close(fd)
     assert not stale.exists() and live.exists() and fresh.exists()
     assert not (q / "cam1_20200101T000000Z_0009.mp4").exists()
-    left = sorted(p.name for p in library.glob("cam1/*/*"))
+    left = sorted(p.name for p in library.glob("clips/pi/cam1/*/*"))
     assert left == sorted([newest.name, newest.with_suffix(".json").name, newest.with_suffix(".analysis.json").name])
     cat = Catalog(library / "catalog.sqlite3")
     assert [r.clip_id for r in cat.rows()] == [newest.stem], "catalog row, clip, manifest and analysis go together"

@@ -123,7 +123,7 @@ def test_sshd_killed_mid_transfer_resumes_from_offset(tmp_path: Path, sshd) -> N
     store.close()
     assert stats.stored == [m.id]
     assert stats.bytes_transferred == BIG - offset, "resumed from the offset, not from zero"
-    assert sha256_file(lib.final(m.id)) == (m.size, m.sha256)
+    assert sha256_file(lib.final("pi1", m.id)) == (m.size, m.sha256)
     assert [r.state for r in catalog.rows()] == ["acked"]
     catalog.close()
 
@@ -177,7 +177,7 @@ def test_local_disk_full_deletes_nothing_and_next_run_completes(tmp_path: Path, 
         r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
-        assert sha256_file(Library(library).final(m.id)) == (m.size, m.sha256)
+        assert sha256_file(Library(library).final("pi1", m.id)) == (m.size, m.sha256)
         assert not list(remote.iterdir())
     finally:
         subprocess.run(["umount", "-l", str(library)], check=False)

@@ -38,12 +38,12 @@ def test_pull_archive_end_to_end(tmp_path: Path, sshd, watcher_clips: Path) -> N
     archived = tmp_path / "pi" / "transferred"
     assert {p.stem for p in archived.glob("*.json")} == ids and {p.stem for p in archived.glob("*.mp4")} == ids
     stored = {}
-    for m in library.glob("cam1/*/*.json"):
+    for m in library.glob("clips/*/cam1/*/*.json"):
         manifest = parse_manifest(m.read_bytes(), expected_id=m.stem)
         stored[m.stem] = manifest
         assert m.parent.name == parse_clip_id(m.stem).started.strftime("%Y-%m-%d")  # date of the id's UTC start
     assert set(stored) == ids
-    for date_dir in {p.parent for p in library.glob("cam1/*/*.mp4")}:
+    for date_dir in {p.parent for p in library.glob("clips/*/cam1/*/*.mp4")}:
         verify_recorded(date_dir)  # size, sha256, decodes
     cat = Catalog(library / "catalog.sqlite3")
     rows = cat.rows()
@@ -63,7 +63,7 @@ def test_pull_delete_mode(tmp_path: Path, sshd, watcher_clips: Path) -> None:
     results = pull_all(load_config(str(cfg)))
     assert results[0].error is None and set(results[0].stats[0].stored) == ids
     assert not list(remote.iterdir()) and not (tmp_path / "pi" / "transferred").exists()
-    assert len(list(library.glob("cam1/*/*.mp4"))) == len(ids)
+    assert len(list(library.glob("clips/*/cam1/*/*.mp4"))) == len(ids)
 
 
 def test_wrong_host_key_refuses_and_touches_nothing(tmp_path: Path, sshd, watcher_clips: Path) -> None:
@@ -78,7 +78,7 @@ def test_wrong_host_key_refuses_and_touches_nothing(tmp_path: Path, sshd, watche
     assert r.returncode == 1
     assert "host key" in r.stderr and "pi1" in r.stdout
     assert tree_files(tmp_path / "pi") == before
-    assert not list(library.glob("cam1/**/*.mp4"))
+    assert not list(library.glob("clips/*/cam1/**/*.mp4"))
     # an unknown host (empty known_hosts) is refused the same way, never added
     sshd.known_hosts.write_text("")
     r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
@@ -93,7 +93,7 @@ def test_two_watchers_one_down(tmp_path: Path, sshd, watcher_clips: Path) -> Non
     r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1
     assert "pi2: FAILED" in r.stdout and "pi1: stored" in r.stdout
-    assert len(list(library.glob("cam1/*/*.mp4"))) == len(ids)
+    assert len(list(library.glob("clips/*/cam1/*/*.mp4"))) == len(ids)
     s = json.loads(inspector_cli("status", "--config", str(cfg), "--json").stdout)
     assert s["watchers"]["pi2"]["last_error"] and s["watchers"]["pi1"]["states"] == {"acked": len(ids)}
 

@@ -121,13 +121,14 @@ def report_library(tmp_path_factory) -> Path:
     empty_yard_clip(yard)
     pull_into_library(tmp / "second", yard)  # into its own library first: a second watcher's pull...
     lib2 = tmp / "second" / "library"
-    for p in lib2.glob("yard/*/*"):  # ...then moved over, as if pulled into the same one
-        (library / p.relative_to(lib2)).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(p, library / p.relative_to(lib2))
-    m = json.loads(next(library.glob("yard/*/*.json")).read_text())
+    for p in lib2.glob("clips/*/yard/*/*"):  # ...then moved over, as if pi2 had pulled it into the same one
+        dest = library / "clips" / "pi2" / p.relative_to(lib2 / "clips" / p.relative_to(lib2).parts[1])
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(p, dest)
+    m = json.loads(next(library.glob("clips/pi2/yard/*/*.json")).read_text())
     cat = Catalog(library / "catalog.sqlite3")
     cat.begin_download("pi2", m["id"], "yard", m["size"], m["sha256"], m["started_at"], m["ended_at"])
-    cat.mark_stored("pi2", m["id"], str(next(library.glob("yard/*/*.mp4"))))
+    cat.mark_stored("pi2", m["id"], str(next(library.glob("clips/pi2/yard/*/*.mp4"))))
     cat.close()
     assert analyze_pending(library, workers=1, settings=FAST).analyzed == [m["id"]]
     build_report(library)
@@ -172,7 +173,7 @@ def test_clip_page_in_chromium_plays_the_clip(report_library: Path, tmp_path: Pa
     assert out["images"] and all(w > 0 for w in out["images"]), "contact sheet loads"
     assert out["boxes"] == row.people_peak and out["timeline"] == 1
     video_src = re.search(r'<video[^>]* src="([^"]+)"', page.read_text()).group(1)
-    assert video_src.startswith("../../cam1/") and (page.parent / video_src).resolve().is_file()
+    assert video_src.startswith("../../clips/pi1/cam1/") and (page.parent / video_src).resolve().is_file()
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
