@@ -75,6 +75,8 @@ def main(argv: list[str]) -> int:
               + (", all in agreement" if not chk.mismatches else f", {len(chk.mismatches)} difference(s):"))
         for line in chk.mismatches:
             print(f"  {line}")
+        for line in chk.strays:
+            print(f"left alone (not the library's): {line}")
     if chk.damaged:
         from inspector.catalog_guard import CatalogError
 

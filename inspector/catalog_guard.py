@@ -189,7 +189,11 @@ def library_has_clips(library: Path) -> bool:
 def check_library(library: Path) -> None:
     """What an entry point calls after loading its config: the first-open check of the library's
     catalog, so that damage is one clear error (a CatalogError) before any work starts."""
-    verify_catalog(Path(library) / "catalog.sqlite3")
+    library = Path(library)
+    if not library.is_dir():
+        return  # a brand-new library: nothing to check, nothing to hold yet
+    with library_lease(library):  # a rebuild in progress: CatalogBusy here, not later mid-work
+        verify_catalog(library / "catalog.sqlite3")
 
 
 def verify_catalog(path: Path) -> None:

@@ -84,6 +84,14 @@ def _dirs(d: Path) -> Iterator[os.DirEntry[str]]:
     yield from entries
 
 
+def _subdirs(d: Path, rel: str, scan: LibraryScan) -> Iterator[os.DirEntry[str]]:
+    for e in _dirs(d):
+        if e.is_dir(follow_symlinks=False):
+            yield e
+        else:
+            scan.strays.append(f"{rel}/{e.name}: not a folder of the library's layout")
+
+
 def _read_capped(path: Path, cap: int) -> bytes | None:
     try:
         with open(path, "rb") as f:
@@ -100,8 +108,8 @@ def scan_library(lib: Library, *, verify: bool = True) -> LibraryScan:
         if not w.is_dir(follow_symlinks=False) or check_camera_name(w.name):
             scan.strays.append(f"clips/{w.name}: not a watcher's folder")
             continue
-        for cam in _dirs(Path(w.path)):
-            for day in _dirs(Path(cam.path)):
+        for cam in _subdirs(Path(w.path), f"clips/{w.name}", scan):
+            for day in _subdirs(Path(cam.path), f"clips/{w.name}/{cam.name}", scan):
                 for f in _dirs(Path(day.path)):
                     if not f.name.endswith(".mp4"):
                         continue  # manifests, analyses and stills are read with their clip
@@ -288,6 +296,7 @@ class CheckReport:
     mismatches: list[str]
     clips_on_disk: int
     rows: int
+    strays: list[str] = field(default_factory=list)  # not the library's files: noted, not a disagreement
 
 
 def check_catalog(library: Path, *, verify: bool = False) -> CheckReport:
@@ -306,7 +315,6 @@ def check_catalog(library: Path, *, verify: bool = False) -> CheckReport:
             cat.close()
         scan = scan_library(lib, verify=verify)
     out = [f"{b.path.relative_to(lib.root)}: not trusted: {b.reason}" for b in scan.bad]
-    out += [f"{s} (left alone)" for s in scan.strays]
     on_disk = {(r.watcher, r.clip_id): r for r in scan.rows}
     for key, found in on_disk.items():
         row = rows.get(key)
@@ -320,4 +328,4 @@ def check_catalog(library: Path, *, verify: bool = False) -> CheckReport:
         if row.state in DONE_STATES and key not in on_disk and not any(
                 (b.watcher, b.clip_id) == key for b in scan.bad):
             out.append(f"{key[0]}/{key[1]}: the catalog says {row.state} but its file is missing")
-    return CheckReport(None, out, sum(1 for r in scan.rows if r.state != "quarantined"), len(rows))
+    return CheckReport(None, out, sum(1 for r in scan.rows if r.state != "quarantined"), len(rows), scan.strays)
