@@ -90,8 +90,8 @@ def parse_analysis(raw: bytes) -> AnalysisDoc:
     boxes = []
     for b in people.lists("boxes", MAX_BOXES):
         if len(b) != 5:
-            raise BadAnalysis("analysis: people.boxes entries must be [x, y, w, h, score]")
-        boxes.append(tuple(_number(v, "people.boxes", -1.0, 2.0) for v in b))
+            raise BadAnalysis("analysis.people.boxes entries must be [x, y, w, h, score]")
+        boxes.append(tuple(_number(v, "analysis.people.boxes", -1.0, 2.0) for v in b))
     best_t = people.get("best_t")
     return AnalysisDoc(
         analyzer_version=obj.int("analyzer_version", 0, 1_000_000),
@@ -104,20 +104,20 @@ def parse_analysis(raw: bytes) -> AnalysisDoc:
         detector=people.optstr("detector") or "", sampled=people.int("sampled", 0, MAX_FRAMES),
         people_peak=people.int("peak", 0, 100_000),
         per_second=tuple(int(v) for v in people.nums("per_second", 0.0, 100_000.0, integers=True)),
-        best_t=None if best_t is None else _number(best_t, "people.best_t", 0.0, MAX_DURATION_S),
+        best_t=None if best_t is None else _number(best_t, "analysis.people.best_t", 0.0, MAX_DURATION_S),
         boxes=tuple(boxes),  # type: ignore[arg-type]
         thumb=stills.still("thumb"), sheet=stills.still("sheet"), people_still=stills.still("people"))
 
 
 def _number(v: Any, where: str, lo: float, hi: float, *, integer: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        raise BadAnalysis(f"analysis: {where} must be {'an integer' if integer else 'a number'}")
+        raise BadAnalysis(f"{where} must be {'an integer' if integer else 'a number'}")
     try:
         f = float(v)
     except OverflowError:
         f = math.inf
     if not math.isfinite(f) or not lo <= f <= hi:
-        raise BadAnalysis(f"analysis: {where} = {str(v)[:40]} is out of range ({lo:g}..{hi:g})")
+        raise BadAnalysis(f"{where} = {str(v)[:40]} is out of range ({lo:g}..{hi:g})")
     return f
 
 
