@@ -11,6 +11,7 @@
     python -m inspector analyze VIDEO... [--json] [--out DIR]   analyze any video file, print a summary
     python -m inspector analyze --config FILE [--reanalyze]     the library's pending clips, then the report
     python -m inspector report --config FILE                    rebuild <library>/report/index.html
+    python -m inspector catalog check|rebuild --config FILE     is the catalog sound; restore it from the files
 
 pull and run also analyze new clips (process pool, apart from transfer) and keep the report
 current, unless given --no-analyze.
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from inspector.report.cli import main as report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["catalog"]:  # catalog check / rebuild: inspector/catalog_cli.py
+        from inspector.catalog_cli import main as catalog_main
+
+        return catalog_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m inspector", description="Pull and inspect clips from watchers.")
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("pull", "run", "status", "cleanup"):
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             s.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
     sub.add_parser("analyze", help="analyze video files or the library's pending clips (analyze --help)")
     sub.add_parser("report", help="rebuild the library's HTML report (report --help)")
+    sub.add_parser("catalog", help="check the catalog, or rebuild it from the library's files (catalog --help)")
     from inspector.add_watcher import add_arguments as add_watcher_arguments
 
     add_watcher_arguments(sub.add_parser("add-watcher", help="trust a Pi's host key and add it to the config"))
@@ -101,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(args.config)
+        from inspector.catalog_guard import check_library
+
+        check_library(cfg.library)  # a damaged or lost catalog: one clear error, not a traceback
     except AppError as e:
         logger.error("%s", e)
         return e.exit_code

@@ -5,6 +5,11 @@ States: ``downloading`` -> ``stored`` (verified local copy, manifest beside it) 
 here, ``analyzer_version`` says by which analyzer); or ``quarantined`` with a reason.
 Each thread opens its own :class:`Catalog` (sqlite3 connections are per thread); WAL lets
 readers run while one writer commits, and ``busy_timeout`` serializes writers.
+
+Opening a Catalog holds the library (shared) until it is closed, and a process's first open checks
+the file (``PRAGMA quick_check``; a lost catalog beside stored clips is an error, not a fresh start):
+see :mod:`inspector.catalog_guard`. ``python -m inspector catalog rebuild`` restores it from the
+library's files (:mod:`inspector.rebuild`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from inspector.catalog_guard import acquire_lease, release_lease, verify_catalog
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
@@ -86,15 +93,56 @@ class AnalyzedRow:
     analysis_path: str | None
 
 
+@dataclass(frozen=True)
+class RestoredRow:
+    """One row as ``catalog rebuild`` restores it from the library's files."""
+    watcher: str
+    clip_id: str
+    camera: str
+    state: str  # 'stored', 'analyzed' or 'quarantined'
+    size: int | None
+    sha256: str | None
+    started_at: str | None
+    ended_at: str | None
+    local_path: str | None
+    reason: str | None = None
+    stored_at: float | None = None
+    analyzer_version: int | None = None
+    analyzed_at: float | None = None
+    duration_s: float | None = None
+    people_peak: int | None = None
+    motion_peak: float | None = None
+    motion_s: float | None = None
+    analysis_path: str | None = None
+
+
 class Catalog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, hold_library: bool = True) -> None:
+        """Open (or create) the catalog. ``hold_library=False`` only for ``catalog rebuild``, which
+        writes a new catalog in a temp file while it holds the library exclusively itself."""
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self._library = path.parent if hold_library else None
+        if self._library is not None:
+            acquire_lease(self._library)
+        try:
+            if hold_library:
+                verify_catalog(path)
+            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.executescript(SCHEMA)
+            self._migrate()
+        except BaseException:
+            if hasattr(self, "db"):
+                self.db.close()
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._library is not None:
+            release_lease(self._library)
+            self._library = None
 
     def _migrate(self) -> None:
         """Add missing analysis columns. Inside one write transaction, so two connections
@@ -115,6 +163,25 @@ class Catalog:
 
     def close(self) -> None:
         self.db.close()
+        self._release()
+
+    def restore(self, rows: list[RestoredRow]) -> None:
+        """Insert rebuilt rows in one transaction (a fresh catalog; ``catalog rebuild`` only)."""
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT INTO clips (watcher, clip_id, camera, state, size, sha256, started_at, ended_at, local_path, "
+                "reason, attempts, first_seen, updated, stored_at, analyzer_version, analyzed_at, duration_s, "
+                "people_peak, motion_peak, motion_s, analysis_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.watcher, r.clip_id, r.camera, r.state, r.size, r.sha256, r.started_at, r.ended_at, r.local_path,
+                  r.reason, now, now, r.stored_at, r.analyzer_version, r.analyzed_at, r.duration_s, r.people_peak,
+                  r.motion_peak, r.motion_s, r.analysis_path) for r in rows])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def get(self, watcher: str, clip_id: str) -> ClipRow | None:
         r = self.db.execute(

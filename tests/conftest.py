@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "integration/test_analysis.py",
+    "integration/test_catalog_rebuild.py",
     "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
     "integration/test_deploy_add_watcher.py",
     "integration/test_deploy_sftp_account.py",  # the Pi's SFTP account, driven by the inspector over paramiko
@@ -27,6 +28,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_faults.py",
     "integration/test_inspector_pull.py",
     "integration/test_report.py",
+    "integration/test_report_hostile.py",
 })
 
 

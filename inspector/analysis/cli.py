@@ -94,6 +94,9 @@ def _library(config: str, workers: int, reanalyze: bool, as_json: bool) -> int:
 
     try:
         cfg = load_config(config)
+        from inspector.catalog_guard import check_library
+
+        check_library(cfg.library)  # a damaged or lost catalog: one clear error, not a traceback
     except AppError as e:
         logger.error("%s", e)
         return e.exit_code

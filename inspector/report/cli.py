@@ -24,15 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     from inspector.config import load_config
     from inspector.report import build_report
 
+    from inspector.catalog_guard import check_library
+
     try:
         cfg = load_config(args.config)
-    except AppError as e:
+        check_library(cfg.library)  # a damaged or lost catalog: one clear error, not a traceback
+        if not (cfg.library / "catalog.sqlite3").exists():
+            logger.error("%s has no catalog yet: pull some clips first", cfg.library)
+            return 1
+        print(build_report(cfg.library))
+    except AppError as e:  # CatalogError included: a catalog damaged, lost or being rebuilt
         logger.error("%s", e)
         return e.exit_code
-    if not (cfg.library / "catalog.sqlite3").exists():
-        logger.error("%s has no catalog yet: pull some clips first", cfg.library)
-        return 1
-    print(build_report(cfg.library))
     return 0
 
 

@@ -1,18 +1,26 @@
-"""What the report shows: one :class:`ClipEntry` per analyzed clip, read from the catalog, the
-analysis JSON and the manifest beside each clip. Paths are relative to the library root."""
+"""What the report shows, read from the catalog and the files beside each clip. Paths are relative
+to the library root.
+
+Every analyzed clip becomes either a :class:`ClipEntry` (everything needed for its card and page,
+checked) or a :class:`ProblemEntry` (watcher, id and what is wrong): a clip whose manifest no
+longer parses, whose start time cannot be shown (valid ISO 8601 but out of range, e.g. year 1),
+whose analysis is missing, garbled, oversized or absurd, or whose file is gone. One bad clip is
+listed as such and never breaks the index or another clip's page. A missing still is not a
+problem: the card and page show what they have and say which still is missing.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from inspector.catalog import Catalog
 from inspector.library import Library
-from shared.manifest import InvalidManifest, Manifest, parse_manifest
+from inspector.report.analysis_doc import AnalysisDoc, BadAnalysis, read_analysis
+from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
+from shared.naming import InvalidClipId, parse_clip_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,27 +35,57 @@ class ClipEntry:
     people_peak: int
     motion_s: float
     video: str  # library-relative paths
-    thumb: str
-    sheet: str
+    thumb: str | None  # None: the still is missing (said in ``notes``)
+    sheet: str | None
     people_still: str | None
-    analysis: dict[str, Any]
+    analysis: AnalysisDoc
     manifest: Manifest
+    notes: tuple[str, ...] = ()
 
     @property
     def day(self) -> str:
         return self.started.strftime("%Y-%m-%d")
 
+    @property
+    def page(self) -> str:
+        """The clip's page, relative to the report root: one folder per watcher, since two
+        watchers can hold the same clip id."""
+        return page_name(self.watcher, self.clip_id)
+
+
+@dataclass(frozen=True)
+class ProblemEntry:
+    watcher: str
+    clip_id: str
+    camera: str
+    problem: str
+    video: str | None  # library-relative, when the clip file is there
+
 
 @dataclass(frozen=True)
 class LibraryView:
     clips: list[ClipEntry]  # newest first
+    problems: list[ProblemEntry]  # analyzed clips that cannot be shown, and why
     waiting: int  # stored or acked, not analyzed yet
     quarantined: list[tuple[str, str, str]]  # (watcher, clip id, reason)
     built_at: datetime
 
 
-def _time(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+def page_name(watcher: str, clip_id: str) -> str:
+    return f"clips/{watcher}/{clip_id}.html"
+
+
+class _Unshowable(Exception):
+    pass
+
+
+def local_time(iso: str) -> datetime:
+    """A manifest's UTC time in the local zone; _Unshowable if Python cannot represent it here
+    (year 1 moved west, year 9999 moved east, offsets that overflow)."""
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+    except (ValueError, OverflowError, OSError) as e:
+        raise _Unshowable(f"start time {iso[:40]!r} cannot be shown: {e}") from None
 
 
 def load_view(library: Path) -> LibraryView:
@@ -59,30 +97,71 @@ def load_view(library: Path) -> LibraryView:
         quarantined = [(r.watcher, r.clip_id, r.reason or "") for r in catalog.quarantined()]
     finally:
         catalog.close()
-    clips = []
+    clips: list[ClipEntry] = []
+    problems: list[ProblemEntry] = []
     for r in rows:
-        entry = _entry(lib, r.watcher, r.clip_id)
-        if entry is not None:
-            clips.append(entry)
-    clips.sort(key=lambda c: (c.started, c.clip_id), reverse=True)
-    return LibraryView(clips, waiting, quarantined, datetime.now(timezone.utc).astimezone())
+        item = entry(lib, r.watcher, r.clip_id)
+        (clips if isinstance(item, ClipEntry) else problems).append(item)  # type: ignore[arg-type]
+    clips.sort(key=lambda c: (c.started, c.clip_id, c.watcher), reverse=True)
+    return LibraryView(clips, problems, waiting, quarantined, datetime.now(timezone.utc).astimezone())
 
 
-def _entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | None:
+def entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | ProblemEntry:
+    """The clip's entry, or what is wrong with it. Never raises for a bad clip."""
+    try:
+        camera = parse_clip_id(clip_id).camera
+    except InvalidClipId:
+        camera = "?"
+    video = None
     try:
         clip = lib.final(watcher, clip_id)
-        manifest = parse_manifest(clip.with_suffix(".json").read_bytes(), expected_id=clip_id)
-        analysis = json.loads(Path(f"{clip.with_suffix('')}.analysis.json").read_bytes())
-        stills = analysis["stills"]
-        video = analysis["video"]
-    except (OSError, ValueError, KeyError, InvalidManifest) as e:
-        logger.warning("report: leaving out %s: %s", clip_id, e)
-        return None
-    rel = clip.parent.relative_to(lib.root)
-    people_still = stills.get("people")
+        rel = clip.parent.relative_to(lib.root)
+        video = f"{rel}/{clip.name}" if clip.is_file() else None
+        return _entry(lib, watcher, clip_id, clip, rel, video)
+    except (_Unshowable, BadAnalysis, InvalidManifest, InvalidClipId) as e:
+        problem = str(e)
+    except ValueError as e:  # Library.final: a watcher name or clip id that is not ours
+        problem = str(e)
+    except Exception as e:  # a bug in reading one clip must still not cost the others their report
+        logger.exception("report: %s/%s cannot be shown", watcher, clip_id)
+        problem = f"cannot be read: {type(e).__name__}: {e}"
+    logger.warning("report: listing %s/%s as a problem: %s", watcher, clip_id, problem)
+    return ProblemEntry(watcher, clip_id, camera, problem[:500], video)
+
+
+def _entry(lib: Library, watcher: str, clip_id: str, clip: Path, rel: Path, video: str | None) -> ClipEntry:
+    if video is None:
+        raise _Unshowable("the clip file is missing")
+    mpath = clip.with_suffix(".json")
+    try:
+        with open(mpath, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as e:
+        raise _Unshowable(f"its manifest cannot be read: {e.strerror or e}") from None
+    try:
+        manifest = parse_manifest(raw, expected_id=clip_id)
+    except RecursionError:
+        raise _Unshowable("its manifest no longer parses: nested too deeply") from None
+    except (InvalidManifest, ValueError) as e:
+        raise _Unshowable(f"its manifest no longer parses: {e}") from None
+    started = local_time(manifest.started_at)
+    a = read_analysis(Path(f"{clip.with_suffix('')}.analysis.json"))
+    if a.clip_id is not None and a.clip_id != clip_id:
+        raise BadAnalysis(f"the analysis is of another clip ({a.clip_id[:80]})")
+    notes = []
+
+    def still(name: str | None, what: str) -> str | None:
+        if name is None:
+            return None
+        if not (clip.parent / name).is_file():
+            notes.append(f"{what} is missing")
+            return None
+        return f"{rel}/{name}"
+
+    thumb, sheet = still(a.thumb, "thumbnail"), still(a.sheet, "contact sheet")
+    if a.thumb is None:
+        notes.append("no thumbnail")
     return ClipEntry(
-        watcher=watcher, clip_id=clip_id, camera=manifest.camera, started=_time(manifest.started_at),
-        duration_s=float(video["duration_s"]), people_peak=int(analysis["people"]["peak"]),
-        motion_s=float(analysis["motion"]["active_s"]), video=f"{rel}/{clip.name}", thumb=f"{rel}/{stills['thumb']}",
-        sheet=f"{rel}/{stills['sheet']}", people_still=f"{rel}/{people_still}" if people_still else None,
-        analysis=analysis, manifest=manifest)
+        watcher=watcher, clip_id=clip_id, camera=manifest.camera, started=started, duration_s=a.duration_s,
+        people_peak=a.people_peak, motion_s=a.active_s, video=video, thumb=thumb, sheet=sheet,
+        people_still=still(a.people_still, "people still"), analysis=a, manifest=manifest, notes=tuple(notes))

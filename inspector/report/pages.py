@@ -1,15 +1,17 @@
 """The report's HTML: the index and one page per clip. Self-contained (inline CSS, JS and SVG),
 offline from ``file://``, readable on a phone. Stills and videos are linked by relative path into
-the library (``report/`` sits at the library root)."""
+the library (``report/`` sits at the library root). Clip pages are ``clips/<watcher>/<id>.html``:
+two watchers can hold the same clip id. Pages read only checked values (:mod:`.model`)."""
 
 from __future__ import annotations
 
 import json
+import posixpath
 from collections import defaultdict
 from html import escape
 from urllib.parse import quote
 
-from inspector.report.model import ClipEntry, LibraryView
+from inspector.report.model import ClipEntry, LibraryView, ProblemEntry
 from inspector.report.svg import boxes_over, sparkline, timeline
 
 CSS = """
@@ -23,7 +25,8 @@ select,label{font-size:1em}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:10px}
 .card{background:#1b1f24;border-radius:8px;overflow:hidden;color:inherit;text-decoration:none;display:block}
 .card img{width:100%;aspect-ratio:16/9;object-fit:cover;display:block;background:#000}
-.card .meta{padding:6px 8px;font-size:.9em}.card .spark{width:100%;height:24px;display:block}
+.card .meta{padding:6px 8px;font-size:.9em}
+.nothumb{aspect-ratio:16/9;display:flex;align-items:center;justify-content:center;background:#000;color:#888;font-size:.85em;padding:6px;text-align:center}.card .spark{width:100%;height:24px;display:block}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;background:#2d3a46;color:#4fc3f7;font-size:.85em}
 .badge.none{color:#888;background:#262a30}.totals{color:#aaa;font-size:.9em}
 video,.still,svg.people,svg.timeline{width:100%;max-width:960px;display:block;background:#000;border-radius:6px}
@@ -59,7 +62,10 @@ def _page(title: str, body: str, script: str = "") -> str:
 
 
 def _dur(s: float) -> str:
-    return f"{int(s // 60)}:{int(round(s % 60)):02d}" if s >= 60 else f"{s:.1f} s"
+    if s < 60:
+        return f"{s:.1f} s"
+    whole = int(round(s))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _people(n: int) -> str:
@@ -67,8 +73,14 @@ def _people(n: int) -> str:
         '<span class="badge none">no people</span>'
 
 
-def clip_page_name(c: ClipEntry) -> str:
-    return f"clips/{c.clip_id}.html"
+def _rel(from_page: str, to_page: str) -> str:
+    """A link from one report page to another (both relative to the report root)."""
+    return posixpath.relpath(to_page, posixpath.dirname(from_page) or ".")
+
+
+def _up(page: str) -> str:
+    """From a report page to the library root (``report/`` sits at the library root)."""
+    return "../" * (page.count("/") + 1)
 
 
 def index_html(view: LibraryView) -> str:
@@ -78,6 +90,7 @@ def index_html(view: LibraryView) -> str:
         days[c.day].append(c)
     out = [f"<header><h1>Clips</h1><div class=\"totals\">{len(view.clips)} analyzed clip(s)"
            f"{f', {view.waiting} waiting for analysis' if view.waiting else ''}"
+           f"{f', {len(view.problems)} that cannot be shown' if view.problems else ''}"
            f"{f', {len(view.quarantined)} quarantined' if view.quarantined else ''}"
            f" · built {escape(view.built_at.strftime('%Y-%m-%d %H:%M:%S %Z'))}</div>"
            '<div class="filters"><label>Camera <select id="f-camera"><option value="">all</option>'
@@ -97,6 +110,9 @@ def index_html(view: LibraryView) -> str:
                 out.append(_card(c))
             out.append("</div></div>")
         out.append("</section>")
+    if view.problems:
+        out.append('<h2>Clips that cannot be shown</h2><table id="problems"><tr><th>watcher</th><th>clip</th>'
+                   "<th>what is wrong</th></tr>" + "".join(_problem_row(p) for p in view.problems) + "</table>")
     if view.quarantined:
         out.append("<h2>Quarantined</h2><table>" + "".join(
             f"<tr><td>{escape(w)}</td><td>{escape(cid)}</td><td>{escape(reason)}</td></tr>"
@@ -105,47 +121,65 @@ def index_html(view: LibraryView) -> str:
     return _page("Clips", "".join(out), FILTER_JS)
 
 
+def _problem_row(p: ProblemEntry) -> str:
+    clip = escape(p.clip_id)
+    if p.video:
+        clip = f'<a href="../{quote(p.video)}">{clip}</a>'
+    return (f'<tr class="problem" data-watcher="{escape(p.watcher)}" data-clip="{escape(p.clip_id)}">'
+            f"<td>{escape(p.watcher)}</td><td>{clip}</td><td>{escape(p.problem)}</td></tr>")
+
+
 def _card(c: ClipEntry) -> str:
-    return (f'<a class="card" href="{quote(clip_page_name(c))}" data-camera="{escape(c.camera)}" '
-            f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}">'
-            f'<img src="../{quote(c.thumb)}" alt="{escape(c.clip_id)}" width="320" height="180">'
-            f'{sparkline(c.analysis["motion"]["activity"])}'
+    thumb = (f'<img src="../{quote(c.thumb)}" alt="{escape(c.clip_id)}" width="320" height="180">' if c.thumb
+             else f'<div class="nothumb">{escape("; ".join(c.notes) or "no thumbnail")}</div>')
+    return (f'<a class="card" href="{quote(c.page)}" data-camera="{escape(c.camera)}" '
+            f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}" data-watcher="{escape(c.watcher)}">'
+            f'{thumb}{sparkline(c.analysis.activity)}'
             f'<div class="meta"><b>{escape(c.started.strftime("%H:%M:%S"))}</b> · {_dur(c.duration_s)} '
             f'{_people(c.people_peak)}</div></a>')
 
 
 def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) -> str:
     a, m = c.analysis, c.manifest
-    up = "../../"
-    people = a["people"]
-    nav = ('<div class="nav"><a href="../index.html">&larr; all clips</a><span>'
-           + (f'<a href="{quote(newer.clip_id)}.html">newer</a> ' if newer else "")
-           + (f'<a href="{quote(older.clip_id)}.html">older</a>' if older else "") + "</span></div>")
+    up = _up(c.page)
+    nav = (f'<div class="nav"><a href="{quote(_rel(c.page, "index.html"))}">&larr; all clips</a><span>'
+           + (f'<a href="{quote(_rel(c.page, newer.page))}">newer</a> ' if newer else "")
+           + (f'<a href="{quote(_rel(c.page, older.page))}">older</a>' if older else "") + "</span></div>")
+    poster = f' poster="{up}{quote(c.thumb)}"' if c.thumb else ""
     parts = [f"<header>{nav}<h1>{escape(c.camera)} · {escape(c.started.strftime('%Y-%m-%d %H:%M:%S'))}</h1>"
-             f"<div>{_dur(c.duration_s)} · motion {_dur(c.motion_s)} · {_people(c.people_peak)}</div></header><main>",
-             f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}" '
-             f'poster="{up}{quote(c.thumb)}"></video>',
+             f"<div>{_dur(c.duration_s)} · motion {_dur(c.motion_s)} · {_people(c.people_peak)}</div>"
+             + "".join(f'<div class="muted note">{escape(n)}</div>' for n in c.notes) + "</header><main>",
+             f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}"{poster}></video>',
              "<h2>Motion</h2>",
-             timeline(a["motion"]["activity"], a["motion"]["bin_s"], c.duration_s, a["motion"]["segments"],
-                      people["per_second"]),
+             timeline(a.activity, a.bin_s, c.duration_s, a.segments, a.per_second),
              '<div class="muted">orange: activity per 0.1 s and motion segments; blue: people per second</div>']
-    if c.people_still and people.get("boxes"):
-        w, h = a["video"]["width"], a["video"]["height"]
-        parts.append(f"<h2>People at {people['best_t']:.1f} s</h2>"
-                     + boxes_over(up + quote(c.people_still), w, h, people["boxes"],
-                                  f"{len(people['boxes'])} people"))
+    if c.people_still and a.boxes and a.best_t is not None:
+        parts.append(f"<h2>People at {a.best_t:.1f} s</h2>"
+                     + boxes_over(up + quote(c.people_still), a.width, a.height, a.boxes, f"{len(a.boxes)} people"))
+    elif a.people_peak:
+        parts.append(f'<h2>People</h2><p class="muted">Up to {a.people_peak} people ({a.sampled} frames checked); '
+                     "the still of them is missing.</p>")
     else:
-        parts.append(f'<h2>People</h2><p class="muted">No people found ({people["sampled"]} frames checked).</p>')
-    parts.append(f'<h2>Across the clip</h2><img class="still" src="{up}{quote(c.sheet)}" alt="contact sheet">')
+        parts.append(f'<h2>People</h2><p class="muted">No people found ({a.sampled} frames checked).</p>')
+    if c.sheet:
+        parts.append(f'<h2>Across the clip</h2><img class="still" src="{up}{quote(c.sheet)}" alt="contact sheet">')
     facts = {k: v for k, v in json.loads(m.to_json()).items()}
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}"
                    f"</td></tr>" for k, v in sorted(facts.items()))
-    decoded = a["video"]
     parts.append(f"<h2>Manifest</h2><table>{rows}</table>"
-                 f"<h2>Decoded</h2><table><tr><th>codec</th><td>{escape(decoded['codec'])}</td></tr>"
-                 f"<tr><th>frames</th><td>{decoded['frames']}</td></tr><tr><th>fps</th><td>{decoded['fps']}</td></tr>"
-                 f"<tr><th>resolution</th><td>{decoded['width']}x{decoded['height']}</td></tr>"
-                 f"<tr><th>analyzer</th><td>v{a['analyzer_version']}, {escape(str(people.get('detector')))}</td></tr>"
+                 f"<h2>Decoded</h2><table><tr><th>codec</th><td>{escape(a.codec)}</td></tr>"
+                 f"<tr><th>frames</th><td>{a.frames}</td></tr><tr><th>fps</th><td>{a.fps:g}</td></tr>"
+                 f"<tr><th>resolution</th><td>{a.width}x{a.height}</td></tr>"
+                 f"<tr><th>analyzer</th><td>v{a.analyzer_version}, {escape(a.detector)}</td></tr>"
                  f"<tr><th>watcher</th><td>{escape(c.watcher)}</td></tr></table>")
     parts.append(f'<p><a href="{up}{quote(c.video)}" download>download the clip</a></p></main>')
     return _page(f"{c.camera} {c.started:%Y-%m-%d %H:%M:%S}", "".join(parts))
+
+
+def problem_html(p: ProblemEntry, page: str) -> str:
+    """A page for a clip whose own page could not be made: what is wrong, and the clip if it is there."""
+    up = _up(page)
+    video = f'<p><a href="{up}{quote(p.video)}">the clip</a></p>' if p.video else ""
+    return _page(f"{p.watcher} {p.clip_id}", f'<header><div class="nav"><a href="{quote(_rel(page, "index.html"))}">'
+                 f"&larr; all clips</a></div><h1>{escape(p.clip_id)}</h1></header><main><p>{escape(p.watcher)}: "
+                 f"{escape(p.problem)}</p>{video}</main>")

@@ -1,7 +1,7 @@
 """Building the report and swapping it in atomically.
 
     <library>/report              -> symlink to .report-<generation>   (what readers open)
-    <library>/.report-<gen>/      index.html, clips/<id>.html
+    <library>/.report-<gen>/      index.html, clips/<watcher>/<id>.html
     <library>/.report.lock        flock: one builder at a time
 
 Generations sit beside ``report`` (not deeper), so the pages' relative links into the library
@@ -24,10 +24,11 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
-from inspector.report.model import LibraryView, load_view
-from inspector.report.pages import clip_html, clip_page_name, index_html
+from inspector.report.model import LibraryView, ProblemEntry, load_view
+from inspector.report.pages import clip_html, index_html, problem_html
 from shared.atomic import fsync_dir
 
 logger = logging.getLogger(__name__)
@@ -81,17 +82,33 @@ def build_report(library: Path, *, hook: Hook | None = None) -> Path:
 
 
 def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
+    """Every clip page, then the index (which lists any clip whose page could not be made)."""
     (gen / "clips").mkdir(parents=True)
     clips = view.clips
+    failed: list[ProblemEntry] = []
     for i, c in enumerate(clips):
-        name = clip_page_name(c)
-        _write(gen / name, clip_html(c, clips[i - 1] if i > 0 else None, clips[i + 1] if i + 1 < len(clips) else None))
+        name = c.page
+        (gen / name).parent.mkdir(exist_ok=True)
+        try:
+            text = clip_html(c, clips[i - 1] if i > 0 else None, clips[i + 1] if i + 1 < len(clips) else None)
+        except Exception as e:  # one clip's page must never cost the report: it is listed as a problem
+            logger.exception("report: the page of %s/%s cannot be made", c.watcher, c.clip_id)
+            failed.append(ProblemEntry(c.watcher, c.clip_id, c.camera, f"its page cannot be made: "
+                                       f"{type(e).__name__}: {str(e)[:300]}", c.video))
+            text = problem_html(failed[-1], name)  # the neighbours link here: keep the link alive
+        _write(gen / name, text)
         logger.debug("report: wrote %s", name)
         if hook:
             hook("page", name)
+    if failed:
+        bad = {(p.watcher, p.clip_id) for p in failed}
+        view = replace(view, clips=[c for c in clips if (c.watcher, c.clip_id) not in bad],
+                       problems=view.problems + failed)
     _write(gen / "index.html", index_html(view))
     if hook:
         hook("page", "index.html")
+    for d in sorted((gen / "clips").iterdir()):
+        fsync_dir(d)
     fsync_dir(gen / "clips")
     fsync_dir(gen)
     fsync_dir(gen.parent)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+MAX_BANDS = 500
+
 
 def _pool(values: Sequence[float], n: int) -> list[float]:
     """At most ``n`` points, each the maximum of its share of ``values`` (peaks survive)."""
@@ -25,9 +27,10 @@ def sparkline(activity: Sequence[float], *, width: int = 120, height: int = 24, 
             f'stroke-width="1.2"/></svg>')
 
 
-def timeline(activity: Sequence[float], bin_s: float, duration_s: float, segments: Sequence[dict],
+def timeline(activity: Sequence[float], bin_s: float, duration_s: float, segments: Sequence[tuple[float, float]],
              people_per_second: Sequence[int]) -> str:
-    """Activity (area), motion segments (bands) and people per second (steps, right axis)."""
+    """Activity (area), motion segments (bands: (start_s, end_s)) and people per second (steps,
+    right axis). Bounded output whatever the inputs' lengths: points are pooled, bands capped."""
     w, h, left, bottom, top = 800, 200, 36, 22, 8
     pw, ph = w - left - 30, h - bottom - top
     dur = max(duration_s, bin_s)
@@ -43,22 +46,25 @@ def timeline(activity: Sequence[float], bin_s: float, duration_s: float, segment
 
     parts = [f'<svg class="timeline" viewBox="0 0 {w} {h}" role="img" aria-label="motion timeline">',
              f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#1b1f24"/>']
-    for s in segments:
-        parts.append(f'<rect class="seg" x="{x(s["start_s"]):.1f}" y="{top}" '
-                     f'width="{max(x(s["end_s"]) - x(s["start_s"]), 1):.1f}" height="{ph}" fill="#f5a62322"/>')
+    for start, end in segments[:MAX_BANDS]:
+        parts.append(f'<rect class="seg" x="{x(start):.1f}" y="{top}" '
+                     f'width="{max(x(end) - x(start), 1):.1f}" height="{ph}" fill="#f5a62322"/>')
     area = " ".join(f"{x(i * step):.1f},{y(v / peak):.1f} {x((i + 1) * step):.1f},{y(v / peak):.1f}"
                     for i, v in enumerate(vals))
     parts.append(f'<polygon points="{x(0):.1f},{y(0):.1f} {area} {x(dur):.1f},{y(0):.1f}" fill="#f5a62399" '
                  f'stroke="#f5a623" stroke-width="1"/>')
-    most = max(max(people_per_second, default=0), 1)
-    if any(people_per_second):
-        steps = " ".join(f"{x(i):.1f},{y(c / most):.1f} {x(i + 1):.1f},{y(c / most):.1f}"
-                         for i, c in enumerate(people_per_second))
+    people = _pool(people_per_second, 400)
+    most = max(max(people, default=0), 1)
+    if any(people):
+        k = max(len(people_per_second), 1) / max(len(people), 1)  # seconds per pooled step
+        steps = " ".join(f"{x(i * k):.1f},{y(c / most):.1f} {x((i + 1) * k):.1f},{y(c / most):.1f}"
+                         for i, c in enumerate(people))
         parts.append(f'<polyline points="{steps}" fill="none" stroke="#4fc3f7" stroke-width="2"/>')
-        for c in range(0, most + 1, max(1, most // 4)):
+        for c in range(0, int(most) + 1, max(1, int(most) // 4)):
             parts.append(f'<text x="{left + pw + 6}" y="{y(c / most) + 4:.1f}" fill="#4fc3f7" '
                          f'font-size="11">{c}</text>')
-    tick = next((t for t in (1, 2, 5, 10, 15, 30, 60, 120, 300) if dur / t <= 10), 600)
+    tick = next((t for t in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200) if dur / t <= 10),
+                max(dur / 10, 1.0))
     t = 0.0
     while t <= dur + 1e-9:
         parts.append(f'<line x1="{x(t):.1f}" y1="{top + ph}" x2="{x(t):.1f}" y2="{top + ph + 4}" stroke="#888"/>'

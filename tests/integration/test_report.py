@@ -166,14 +166,14 @@ def test_clip_page_in_chromium_plays_the_clip(report_library: Path, tmp_path: Pa
     cat = Catalog(report_library / "catalog.sqlite3")
     row = next(r for r in cat.analyzed() if r.people_peak)
     cat.close()
-    page = report_library / "report" / "clips" / f"{row.clip_id}.html"
+    page = report_library / "report" / "clips" / row.watcher / f"{row.clip_id}.html"
     out = checked(tmp_path, page, CLIP_PROBE)
     assert out["error"] is None and out["readyState"] >= 1, out  # Chromium has the clip's metadata: H.264 plays
     assert abs(out["duration"] - row.duration_s) < 0.2 and out["videoWidth"] == 640
     assert out["images"] and all(w > 0 for w in out["images"]), "contact sheet loads"
     assert out["boxes"] == row.people_peak and out["timeline"] == 1
     video_src = re.search(r'<video[^>]* src="([^"]+)"', page.read_text()).group(1)
-    assert video_src.startswith("../../clips/pi1/cam1/") and (page.parent / video_src).resolve().is_file()
+    assert video_src.startswith("../../../clips/pi1/cam1/") and (page.parent / video_src).resolve().is_file()
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -225,7 +225,7 @@ def test_killing_the_report_writer_leaves_the_previous_report_intact(report_libr
 
 def test_a_reader_never_sees_a_half_written_report(report_library: Path, tmp_path: Path) -> None:
     library = copy_library(report_library, tmp_path / "library")
-    pages = [library / "report" / "index.html", *sorted((library / "report" / "clips").glob("*.html"))]
+    pages = [library / "report" / "index.html", *sorted((library / "report" / "clips").glob("*/*.html"))]
     done = threading.Event()
     reads: list[tuple[str, bool]] = []
 
