@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "integration/test_analysis.py",
+    "integration/test_analysis_limits.py",
     "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
     "integration/test_deploy_add_watcher.py",
     "integration/test_deploy_sftp_account.py",  # the Pi's SFTP account, driven by the inspector over paramiko

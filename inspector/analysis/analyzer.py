@@ -89,7 +89,9 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
     n = 0
     t_last = 0.0
     try:
-        with VideoReader(path, threads=settings.decode_threads, max_pixels=limits.max_pixels) as reader:
+        # FFmpeg itself refuses frames of twice the limit before allocating them; frames between the
+        # two reach the guard, which refuses them with a clearer reason than the decoder gives
+        with VideoReader(path, threads=settings.decode_threads, max_pixels=2 * limits.max_pixels) as reader:
             info = reader.info
             assert info is not None
             guard.header(info.width, info.height, info.frames_hint, info.duration_hint)

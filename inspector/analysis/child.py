@@ -13,7 +13,8 @@ Protocol with the supervisor, which started this process:
   end of file means the supervisor is gone, and this process exits (no orphaned analysis).
 - fd N: one JSON document written at the end, ``{"analyzed": <analysis JSON>}``,
   ``{"rejected": reason}`` (the clip's fault: quarantine it) or ``{"failed": reason}`` (say, out of
-  memory under the cap: count a try). Then exit 0. Any other end is reported by the supervisor from
+  memory under the cap: count a try), plus ``"peak_rss_mb"``: this process's own peak (VmHWM; the
+  ``ru_maxrss`` that ``wait4`` reports also holds the supervisor's size when it spawned us). Then exit 0. Any other end is reported by the supervisor from
   the exit status (``SIGXCPU``: over the CPU cap).
 
 Threads: the main thread analyzes; one daemon thread only waits for end of file on stdin.
@@ -128,6 +129,17 @@ def analyze(job: Job, memory_mb: int) -> dict[str, Any]:
         return {"failed": f"{type(e).__name__}: {e}"[:500]}
 
 
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size since it started (exec), in MiB; None if unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m inspector.analysis.child")
     p.add_argument("--result-fd", type=int, required=True)
@@ -144,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     job = read_job(0)
     threading.Thread(target=_exit_when_orphaned, args=(0,), name="orphan-watch", daemon=True).start()
     result = analyze(job, args.memory_mb)
+    result["peak_rss_mb"] = peak_rss_mb()
     data = json.dumps(result).encode()
     with os.fdopen(args.result_fd, "wb") as out:
         out.write(data)

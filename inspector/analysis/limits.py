@@ -47,7 +47,8 @@ class AnalysisLimits:
     max_width: int = field(default=4096, metadata={"min": 16, "max": 16384, "help": "widest frame decoded"})
     max_height: int = field(default=4096, metadata={"min": 16, "max": 16384, "help": "tallest frame decoded"})
     max_pixels: int = field(default=4096 * 3072, metadata={
-        "min": 256, "max": 16384 * 16384, "help": "most pixels in one frame (4096x3072: 4K UHD and the Pi cameras fit)"})
+        "min": 256, "max": 16384 * 16384,
+        "help": "most pixels in one frame (4096x3072: 4K UHD and the Pi cameras fit)"})
     max_frames: int = field(default=450_000, metadata={
         "min": 1, "max": 100_000_000, "help": "most frames in one clip (120 fps for 3720 s)"})
     max_duration_s: float = field(default=3720.0, metadata={
@@ -80,7 +81,7 @@ class Caps:
     wall_s: float  # killed by the supervisor after this long
 
     def to_json(self) -> dict[str, float]:
-        return {"cpu_s": self.cpu_s, "memory_mb": self.memory_mb, "wall_s": round(self.wall_s, 1)}
+        return {"cap_cpu_s": self.cpu_s, "cap_memory_mb": self.memory_mb, "cap_wall_s": round(self.wall_s, 1)}
 
 
 def duration_tolerance_s(fps: float) -> float:

@@ -57,7 +57,9 @@ class ClipJob:
 class Outcome:
     """How one clip's process ended. ``kind``: ``analyzed`` (``data`` is the analysis JSON),
     ``rejected`` (the clip's fault: ``reason``), ``failed`` (the process died or ran out of a cap:
-    ``reason``; worth another try) or ``stopped`` (killed because ``stop`` was set)."""
+    ``reason``; worth another try) or ``stopped`` (killed because ``stop`` was set).
+    ``maxrss_mb``: the child's own peak when it reported one; otherwise wait4's ``ru_maxrss``, which on
+    Linux also counts the supervisor's resident size when it spawned the child (an upper bound)."""
 
     kind: str
     reason: str | None = None
@@ -103,23 +105,32 @@ def result_problem(doc: Any) -> str | None:
     return None
 
 
-def parse_result(raw: bytes) -> tuple[str, str | None, dict[str, Any] | None]:
-    """(kind, reason, data) from a child's result document; never raises."""
+def _peak(doc: dict[str, Any]) -> float | None:
+    v = doc.pop("peak_rss_mb", None)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+    return float(v) if ok else None
+
+
+def parse_result(raw: bytes) -> tuple[str, str | None, dict[str, Any] | None, float | None]:
+    """(kind, reason, data, peak_rss_mb) from a child's result document; never raises."""
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as e:  # ValueError covers bad UTF-8 and bad JSON
-        return "failed", f"sent an unreadable result ({type(e).__name__})", None
-    if not isinstance(doc, dict) or len(doc) != 1:
-        return "failed", "sent a result of an unknown shape", None
+        return "failed", f"sent an unreadable result ({type(e).__name__})", None, None
+    if not isinstance(doc, dict):
+        return "failed", "sent a result of an unknown shape", None, None
+    peak = _peak(doc)
+    if len(doc) != 1:
+        return "failed", "sent a result of an unknown shape", None, peak
     (kind, value), = doc.items()
     if kind in ("rejected", "failed") and isinstance(value, str):
-        return kind, value[:2000], None
+        return kind, value[:2000], None, peak
     if kind == "analyzed":
         problem = result_problem(value)
         if problem is None:
-            return "analyzed", None, value
-        return "failed", f"sent an analysis that cannot be recorded: {problem}", None
-    return "failed", "sent a result of an unknown shape", None
+            return "analyzed", None, value, peak
+        return "failed", f"sent an analysis that cannot be recorded: {problem}", None, peak
+    return "failed", "sent a result of an unknown shape", None, peak
 
 
 def death_reason(status: int, caps: Caps, cpu_s: float) -> str:
@@ -261,7 +272,9 @@ class ClipRunner:
         elif child.killed_for is not None:
             out.reason = child.killed_for
         elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and child.buf:
-            out.kind, out.reason, out.data = parse_result(bytes(child.buf))
+            out.kind, out.reason, out.data, peak = parse_result(bytes(child.buf))
+            if peak is not None:
+                out.maxrss_mb = peak
         else:
             out.reason = death_reason(status, caps, out.cpu_s)
         return out
