@@ -14,7 +14,8 @@ Protocol with the supervisor, which started this process:
 - fd N: one JSON document written at the end, ``{"analyzed": <analysis JSON>}``,
   ``{"rejected": reason}`` (the clip's fault: quarantine it) or ``{"failed": reason}`` (say, out of
   memory under the cap: count a try), plus ``"peak_rss_mb"``: this process's own peak (VmHWM; the
-  ``ru_maxrss`` that ``wait4`` reports also holds the supervisor's size when it spawned us). Then exit 0. Any other end is reported by the supervisor from
+  ``ru_maxrss`` that ``wait4`` reports also holds the supervisor's size when it spawned us).
+  Then exit 0. Any other end is reported by the supervisor from
   the exit status (``SIGXCPU``: over the CPU cap).
 
 Threads: the main thread analyzes; one daemon thread only waits for end of file on stdin.
