@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -216,3 +217,51 @@ def test_an_analysis_process_killed_mid_clip_fails_its_clip_which_the_next_run_a
     again = WatcherProcess("analyze", "--config", str(cfg), module="inspector")
     assert again.finish(timeout=120) == 0, again.log[-20:]
     assert lib.row(victim).state == "analyzed"
+
+
+def _child_with_open_file(path: Path) -> int | None:
+    """The pid of one of this process's children that holds ``path`` open, if any."""
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = next(ln.split()[1] for ln in (proc / "status").read_text().splitlines() if ln.startswith("PPid:"))
+            if ppid == me and any(os.readlink(fd) == str(path) for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except (OSError, StopIteration):
+            continue
+    return None
+
+
+def test_stop_kills_the_clip_processes_at_once_and_counts_no_try(tmp_path: Path) -> None:
+    """What SIGTERM does to `inspector run`: the batch ends within a second, the clip stays pending."""
+    src = tmp_path / "src"
+    src.mkdir()
+    lib = Lib(tmp_path / "library")
+    clip_id = lib.add(craft_mp4(src / "long.mp4", [(1280, 720, 90)], fps=30), width=1280, height=720, frames=90,
+                      fps=30.0)  # ~3 s of CPU
+    stop = threading.Event()
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(analyze_pending(lib.root, workers=1, settings=FAST,
+                                                                           stop=stop)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        pid = None
+        while pid is None and time.monotonic() < deadline and worker.is_alive():  # until its process opens the clip
+            pid = _child_with_open_file(lib.clip(clip_id))
+            worker.join(0.02)  # the poll's pace: ends early only if the batch does
+        assert pid is not None, "no process opened the clip"
+        t0 = time.monotonic()
+        stop.set()
+        worker.join(10)
+        assert not worker.is_alive() and time.monotonic() - t0 < 2.0
+    finally:
+        stop.set()
+        worker.join()
+    summary = result[0]
+    assert summary.analyzed == [] and summary.failed == {} and summary.quarantined == {}
+    assert not Path(f"/proc/{pid}").exists(), "the clip's process is gone (reaped)"
+    row = lib.row(clip_id)
+    assert row.state == "stored" and row.attempts == 0
