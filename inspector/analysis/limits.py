@@ -20,10 +20,12 @@ the Pi HQ / Camera Module 3 video modes; 1080p is a sixth of it.
 
 Process caps (set with ``setrlimit`` in the clip's own process, see :mod:`.child`) scale with what
 the manifest declares, which decoding then must match. Measured here (one core, PyAV 18 + OpenCV 5,
-HOG people detection included): ~35-45 ns of CPU per decoded pixel (720p30: 1.0 s of CPU per second
-of video; 1080p30: 2.1 s; 4096x3072 at 15 fps: 8.4 s), and a peak address space of ~450 MB + ~95
-bytes per pixel of the frame (1.6 GB at 4096x3072). The defaults allow 10x the CPU and ~2.5x the
-memory, so a normal clip never meets them, even on a slower machine.
+default settings, HOG people detection included), CPU seconds per second of video: 640x360 at 15 fps
+1.0 (small frames are upscaled for HOG: the people samples cost about that at any size), 720p30 1.0,
+1080p30 2.1, 4096x3072 at 15 fps 8.4; about 1 s per second of video plus ~40 ns per decoded pixel.
+Peak address space: ~450 MB + ~95 bytes per pixel of the frame (1.6 GB at 4096x3072); a process's
+start-up costs ~0.4 s of CPU. The defaults allow 10x the CPU (plus 30 s) and ~2.5x the memory, so a
+normal clip never meets them, even on a slower machine.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class AnalysisLimits:
         "min": 10, "max": 10_000_000, "help": "most motion-timeline bins (3720 s at 0.1 s a bin: 37,200)"})
     cpu_base_s: float = field(default=30.0, metadata={
         "min": 1.0, "max": 86400.0, "help": "CPU seconds every clip may use (start-up, stills)"})
+    cpu_s_per_media_s: float = field(default=10.0, metadata={
+        "min": 0.0, "max": 10_000.0, "help": "plus this many CPU seconds per declared second of video"})
     cpu_ns_per_pixel: float = field(default=400.0, metadata={
         "min": 0.0, "max": 1e6, "help": "plus this many CPU nanoseconds per declared pixel (frames x width x height)"})
     cpu_max_s: float = field(default=6 * 3600.0, metadata={
@@ -107,7 +111,9 @@ def caps_for(m: Manifest | None, limits: AnalysisLimits) -> Caps:
     without a manifest, for the largest clip the limits allow."""
     frame_px = m.width * m.height if m else limits.max_pixels
     frames = m.frames if m else limits.max_frames
-    cpu = min(limits.cpu_max_s, limits.cpu_base_s + limits.cpu_ns_per_pixel * 1e-9 * frames * frame_px)
+    media_s = m.duration_s if m else limits.max_duration_s
+    cpu = min(limits.cpu_max_s, limits.cpu_base_s + limits.cpu_s_per_media_s * media_s
+              + limits.cpu_ns_per_pixel * 1e-9 * frames * frame_px)
     mem = min(limits.memory_max_mb, limits.memory_base_mb + (limits.memory_bytes_per_pixel * frame_px >> 20))
     cpu_s = max(1, math.ceil(cpu))
     return Caps(cpu_s=cpu_s, memory_mb=int(mem), wall_s=60.0 + limits.wall_factor * cpu_s)

@@ -159,7 +159,7 @@ def test_a_clip_over_its_cpu_cap_fails_then_is_quarantined_after_three_tries(tmp
     heavy = lib.add(craft_mp4(src / "heavy.mp4", [(1280, 720, 150)], fps=30), width=1280, height=720,
                     frames=150, fps=30.0)  # ~5 s of CPU to analyze here
     good = lib.add(craft_mp4(src / "good.mp4", [(320, 180, 15)]), width=320, height=180, frames=15)
-    limits = AnalysisLimits(cpu_base_s=2.0, cpu_ns_per_pixel=0.0)  # every clip: 2 s of CPU
+    limits = AnalysisLimits(cpu_base_s=2.0, cpu_s_per_media_s=0.0, cpu_ns_per_pixel=0.0)  # every clip: 2 s of CPU
     t0 = time.monotonic()
     cap_reason = "analysis process over its CPU time cap of 2 s (killed by SIGXCPU)"
     for attempt in (1, 2):

@@ -188,8 +188,8 @@ def test_manifest_over_the_limits_is_refused_before_decoding_and_caps_scale_with
         "over the limits: the manifest says 1e+07 s; limit 3720 s"
     small, hd = caps_for(_manifest(), lim), caps_for(_manifest(width=1920, height=1080, fps=30.0, frames=1800,
                                                                 duration_s=60.0), lim)
-    assert small.cpu_s == 33 and small.memory_mb == 1080  # 30 s + 30 x 640 x 360 x 400 ns; 1 GiB + 256 B/pixel
-    assert hd.cpu_s == 1523 and hd.memory_mb == 1530 and hd.wall_s == 60 + 4 * 1523
+    assert small.cpu_s == 53 and small.memory_mb == 1080  # 30 s + 2 s x 10 + 30 x 640 x 360 x 400 ns; 1 GiB + 256 B/px
+    assert hd.cpu_s == 2123 and hd.memory_mb == 1530 and hd.wall_s == 60 + 4 * 2123
     assert caps_for(None, lim) == caps_for(None, lim) and caps_for(None, lim).cpu_s == 6 * 3600  # capped
     assert caps_for(None, lim).memory_mb == 4096
 
