@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "integration/test_analysis.py",
+    "integration/test_analysis_limits.py",
     "integration/test_catalog_rebuild.py",
     "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
     "integration/test_deploy_add_watcher.py",

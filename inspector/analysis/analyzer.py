@@ -4,13 +4,15 @@ timeline, find people on sampled frames, pick the stills.
 :func:`analyze_video` is pure computation on a file (no writes); :func:`analyze_clip` is the unit
 of work for the pool: it analyzes a library clip against the manifest beside it and writes the
 results beside it (``<id>.analysis.json`` last, atomically: it marks the analysis complete).
-A clip that does not decode, or disagrees with its manifest, raises :class:`ClipRejected` with the
-reason: the caller quarantines it.
+A clip that does not decode, disagrees with its manifest or is over the limits of
+:mod:`.limits` (checked as it decodes, not after) raises :class:`ClipRejected` with the reason:
+the caller quarantines it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ import numpy as np
 
 from inspector.analysis.decode import DecodeError, VideoReader
 from inspector.analysis.images import EvenSampler, contact_sheet, jpeg, shrink
+from inspector.analysis.limits import AnalysisLimits, FrameGuard, LimitExceeded, duration_tolerance_s, manifest_problem
 from inspector.analysis.motion import MotionSettings, MotionTimeline
 from inspector.analysis.people import Box, HogPersonDetector, PersonDetector
 from shared.atomic import atomic_write_bytes
@@ -66,13 +69,17 @@ class Analysis:
 
 
 def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
-                  detector: PersonDetector | None = None, manifest: Manifest | None = None) -> Analysis:
-    """Analyze a whole video file. Raises ClipRejected if it does not decode or (given a manifest)
-    disagrees with it."""
+                  detector: PersonDetector | None = None, manifest: Manifest | None = None,
+                  limits: AnalysisLimits | None = None) -> Analysis:
+    """Analyze a whole video file. Raises ClipRejected if it does not decode, is over the limits
+    or (given a manifest) disagrees with it: the limits and the manifest are checked on the stream
+    headers and on every frame as it comes, so a refused clip costs at most one frame too many."""
     settings = settings or AnalyzerSettings()
+    limits = limits or AnalysisLimits()
+    guard = FrameGuard(limits, manifest, settings.motion.bin_s)
     detector = detector or HogPersonDetector(min_person_frac=settings.people_min_frac)
     t_start, cpu_start = time.monotonic(), time.process_time()
-    timeline = MotionTimeline(settings.motion)
+    timeline = MotionTimeline(settings.motion, max_bins=limits.max_bins)
     sampler = EvenSampler(settings.sheet_frames, settings.sheet_width)
     best_active: tuple[float, float, np.ndarray] | None = None  # score, t, small BGR
     samples: list[tuple[float, int]] = []
@@ -82,10 +89,14 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
     n = 0
     t_last = 0.0
     try:
-        with VideoReader(path, threads=settings.decode_threads) as reader:
+        # FFmpeg itself refuses frames of twice the limit before allocating them; frames between the
+        # two reach the guard, which refuses them with a clearer reason than the decoder gives
+        with VideoReader(path, threads=settings.decode_threads, max_pixels=2 * limits.max_pixels) as reader:
             info = reader.info
             assert info is not None
+            guard.header(info.width, info.height, info.frames_hint, info.duration_hint)
             for f in reader.frames():
+                guard.frame(f.index, f.t, f.width, f.height)
                 n, t_last = f.index + 1, f.t
                 score = timeline.add(f.t, f.luma)
                 if score >= settings.motion.active_threshold:
@@ -109,10 +120,12 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
                         best_people = (key[0], key[1], f.t, boxes, bgr)
     except DecodeError as e:
         raise ClipRejected(f"does not decode: {e}") from None
+    except LimitExceeded as e:
+        raise ClipRejected(str(e)) from None
     if n == 0 or best_active is None:
         raise ClipRejected("does not decode: no video frames")
     fps = info.fps if info.fps else (n - 1) / t_last if t_last > 0 else 0.0
-    duration = t_last + (1.0 / fps if fps else 0.0)
+    duration = t_last + (min(1.0 / fps, 1.0) if fps > 0 else 0.0)  # a container's odd rate never stretches it
     video = {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(fps, 4),
              "frames": n, "duration_s": round(duration, 4)}
     if manifest is not None:
@@ -161,7 +174,7 @@ def manifest_problems(video: dict[str, Any], m: Manifest) -> list[str]:
         problems.append(f"decoded {video['frames']} frames, manifest {m.frames}")
     if m.fps > 0 and abs(video["fps"] - m.fps) > 0.01 * m.fps:
         problems.append(f"{video['fps']:g} fps, manifest {m.fps:g}")
-    tolerance = 1.5 / m.fps + 0.01 if m.fps > 0 else 0.1
+    tolerance = duration_tolerance_s(m.fps)
     if abs(video["duration_s"] - m.duration_s) > tolerance:
         problems.append(f"duration {video['duration_s']:.3f} s, manifest {m.duration_s:.3f} s")
     return problems
@@ -200,9 +213,11 @@ def write_artifacts(clip: Path, analysis: Analysis) -> dict[str, Path]:
     return paths
 
 
-def analyze_clip(clip: Path, settings: AnalyzerSettings | None = None) -> dict[str, Any]:
-    """Pool work unit: analyze a library clip against the manifest beside it, write the results
-    beside it, return the analysis JSON. Raises ClipRejected."""
+def analyze_clip(clip: Path, settings: AnalyzerSettings | None = None,
+                 limits: AnalysisLimits | None = None) -> dict[str, Any]:
+    """Work unit of a clip's process: analyze a library clip against the manifest beside it, write
+    the results beside it, return the analysis JSON. Raises ClipRejected."""
+    limits = limits or AnalysisLimits()
     mpath = clip.with_suffix(".json")
     try:
         manifest = parse_manifest(mpath.read_bytes(), expected_id=clip.stem)
@@ -210,13 +225,18 @@ def analyze_clip(clip: Path, settings: AnalyzerSettings | None = None) -> dict[s
         raise ClipRejected(f"manifest {mpath.name} is missing") from None
     except InvalidManifest as e:
         raise ClipRejected(f"bad manifest: {e}") from None
+    problem = manifest_problem(manifest, limits)
+    if problem:
+        raise ClipRejected(problem)
     if not clip.is_file():
         raise ClipRejected(f"clip file {clip.name} is missing")
     size, sha = sha256_file(clip)  # cheap next to decoding: proves we analyze the verified bytes
     if (size, sha) != (manifest.size, manifest.sha256):
         raise ClipRejected(f"changed since it was verified: {size} bytes with sha256 {sha}, manifest "
                            f"{manifest.size} bytes with sha256 {manifest.sha256}")
-    analysis = analyze_video(clip, settings, manifest=manifest)
+    logger.info("process %d: decoding %s (%dx%d, %d frames, %.1f s declared)", os.getpid(), manifest.id,
+                manifest.width, manifest.height, manifest.frames, manifest.duration_s)
+    analysis = analyze_video(clip, settings, manifest=manifest, limits=limits)
     analysis.data["clip_id"] = manifest.id
     analysis.data["sha256"] = manifest.sha256
     write_artifacts(clip, analysis)

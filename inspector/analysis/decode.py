@@ -3,7 +3,11 @@
 :class:`VideoReader` yields every frame as a :class:`DecodedFrame` carrying its time (seconds from
 the first frame), its luma plane (no colour conversion: that is all motion analysis needs) and a
 method for the BGR image, converted only for the frames that are asked for. Anything FFmpeg cannot
-open or decode raises :class:`DecodeError` with the reason and how far it got.
+open or decode raises :class:`DecodeError` with the reason and how far it got; running out of
+memory (the clip's process has a cap) raises ``MemoryError``, which is not the file's fault alone.
+
+``max_pixels`` is handed to FFmpeg's decoder, which then refuses a larger frame before allocating
+it (a stream may change resolution mid-way, after the headers were checked).
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ class DecodedFrame:
         self._luma: np.ndarray | None = None
 
     @property
+    def width(self) -> int:
+        return int(self._frame.width)
+
+    @property
+    def height(self) -> int:
+        return int(self._frame.height)
+
+    @property
     def luma(self) -> np.ndarray:
         if self._luma is None:
             f = self._frame
@@ -65,15 +77,18 @@ class VideoReader:
     ``threads``: FFmpeg decoding threads (1 inside a process pool: the pool is the parallelism).
     """
 
-    def __init__(self, path: Path, *, threads: int = 1) -> None:
+    def __init__(self, path: Path, *, threads: int = 1, max_pixels: int | None = None) -> None:
         self.path = path
         self.threads = threads
+        self.max_pixels = max_pixels
         self._container: av.container.InputContainer | None = None
         self.info: VideoInfo | None = None
 
     def __enter__(self) -> VideoReader:
         try:
             self._container = av.open(str(self.path))
+        except MemoryError:
+            raise
         except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
             raise DecodeError(f"FFmpeg cannot open the file: {_describe(e)}") from None
         streams = self._container.streams.video
@@ -83,6 +98,8 @@ class VideoReader:
         s = streams[0]
         s.thread_type = "AUTO" if self.threads > 1 else "SLICE"
         s.thread_count = self.threads
+        if self.max_pixels:
+            s.codec_context.options = {"max_pixels": str(self.max_pixels)}
         rate = s.average_rate or s.guessed_rate
         duration = None
         if s.duration is not None and s.time_base is not None:
@@ -116,6 +133,8 @@ class VideoReader:
                 last_t = t
                 yield DecodedFrame(n, t, frame)
                 n += 1
+        except MemoryError:
+            raise
         except (av.FFmpegError, EOFError, OSError) as e:
             raise DecodeError(f"decoding failed after {n} frame(s): {_describe(e)}") from None
 

@@ -52,6 +52,7 @@ class MotionTimeline:
     activity: list[float] = field(default_factory=list)  # per bin
     boxes: list[Rect | None] = field(default_factory=list)  # per bin
     size: tuple[int, int] = (0, 0)  # small image (w, h)
+    max_bins: int | None = None  # a frame past this many bins raises ValueError (the timeline is sized by time)
     _history: deque[tuple[float, np.ndarray]] = field(default_factory=deque)
 
     def add(self, t: float, luma: np.ndarray) -> float:
@@ -69,6 +70,8 @@ class MotionTimeline:
             ref = self._history.popleft()[1]  # irregular timestamps: never compare too far back
         self._history.append((t, small))
         b = int(t / s.bin_s + 1e-6)
+        if self.max_bins is not None and not b < self.max_bins:  # not: also NaN
+            raise ValueError(f"a frame at {t:g} s is past the timeline's {self.max_bins} bins")
         while len(self.activity) <= b:
             self.activity.append(0.0)
             self.boxes.append(None)

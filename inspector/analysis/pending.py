@@ -1,38 +1,49 @@
-"""Analyzing the library's pending clips in a process pool, apart from transfer.
+"""Analyzing the library's pending clips, each in a capped process of its own, apart from transfer.
 
 :func:`analyze_pending` asks the catalog for clips that are stored or acked and not analyzed (with
-``reanalyze``, also those analyzed by an older ANALYZER_VERSION), analyzes them in a
-``ProcessPoolExecutor`` and records each result as it arrives. Only this (the caller's) process
-writes the catalog; workers only read their clip and write its results beside it.
+``reanalyze``, also those analyzed by an older ANALYZER_VERSION), analyzes them in child processes
+(:mod:`.runner`, a few at a time) and records each result as it arrives. Only this (the caller's)
+process writes the catalog; children only read their clip and write its results beside it.
 
-Idempotent at every step: a worker writes the stills, then ``<id>.analysis.json`` last; a result
-that reached the disk but not the catalog (crash) is picked up without re-analysis next time. A
-clip that does not decode or disagrees with its manifest is moved to ``quarantine/<watcher>/``
-with a ``.reason.txt`` first and then marked ``quarantined`` with the reason; if a crash comes
-between the two, the next run finds it there and finishes the job.
+Each clip's process is capped (CPU time, memory: :func:`.limits.caps_for`, from what the clip's
+manifest declares) and its decoding is checked against the limits and the manifest as it goes.
+How a clip ends:
+
+- analyzed: recorded in the catalog;
+- rejected (does not decode, disagrees with its manifest, over a limit): moved to
+  ``quarantine/<watcher>/`` with a ``.reason.txt`` first, then marked ``quarantined`` with the reason;
+  if a crash comes between the two, the next run finds it there and finishes the job;
+- failed (its process died: killed by a cap, crashed in a decoder, out of memory): a try is counted
+  in the catalog (``attempts``, the reason in ``reason``) and the clip is left for the next batch;
+  after MAX_ANALYSIS_TRIES it is quarantined with the last reason. The other clips carry on.
+- stopped (``stop`` was set): left as it is, no try counted.
+
+Idempotent at every step: a child writes the stills, then ``<id>.analysis.json`` last; a result
+that reached the disk but not the catalog (crash) is picked up without re-analysis next time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inspector.analysis.analyzer import (ANALYZER_VERSION, AnalyzerSettings, ClipRejected, analyze_clip,
-                                         artifact_paths)
-from inspector.analysis.worker import init_worker
+from inspector.analysis.analyzer import ANALYZER_VERSION, AnalyzerSettings, artifact_paths
+from inspector.analysis.child import Job
+from inspector.analysis.limits import AnalysisLimits, Caps, caps_for, manifest_problem
+from inspector.analysis.runner import ClipJob, ClipRunner, Outcome, result_problem
 from inspector.catalog import Catalog, ClipRow
 from inspector.library import Library
+from shared.manifest import InvalidManifest, parse_manifest
 
 logger = logging.getLogger(__name__)
+
+MAX_ANALYSIS_TRIES = 3  # a clip whose process dies this many times is quarantined
 
 
 @dataclass
@@ -40,15 +51,16 @@ class AnalysisSummary:
     analyzed: list[str] = field(default_factory=list)
     quarantined: dict[str, str] = field(default_factory=dict)  # clip id -> reason
     failed: dict[str, str] = field(default_factory=dict)  # clip id -> error (left for the next run)
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)  # clip id -> its process's pid, cpu_s, maxrss_mb
     media_s: float = 0.0
-    cpu_s: float = 0.0  # analysis CPU time in the workers (decoding included)
+    cpu_s: float = 0.0  # CPU time of the clips' processes (start-up and decoding included)
     wall_s: float = 0.0
     workers: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"analyzed": self.analyzed, "quarantined": self.quarantined, "failed": self.failed,
                 "media_s": round(self.media_s, 3), "cpu_s": round(self.cpu_s, 3), "wall_s": round(self.wall_s, 3),
-                "workers": self.workers}
+                "workers": self.workers, "usage": self.usage}
 
 
 def default_workers() -> int:
@@ -56,9 +68,11 @@ def default_workers() -> int:
 
 
 def analyze_pending(library: Path, workers: int | None = None, reanalyze: bool = False,
-                    settings: AnalyzerSettings | None = None, stop: threading.Event | None = None) -> AnalysisSummary:
-    """Analyze every pending clip of the library; return what happened. Setting ``stop`` cancels
-    the clips not started yet (those in progress finish and are recorded)."""
+                    settings: AnalyzerSettings | None = None, stop: threading.Event | None = None,
+                    limits: AnalysisLimits | None = None) -> AnalysisSummary:
+    """Analyze every pending clip of the library; return what happened. Setting ``stop`` kills the
+    clips' processes and starts no more (those clips stay pending, with no try counted)."""
+    limits = limits or AnalysisLimits()
     t0 = time.monotonic()
     lib = Library(library)
     lib.create()
@@ -66,17 +80,17 @@ def analyze_pending(library: Path, workers: int | None = None, reanalyze: bool =
     summary = AnalysisSummary(workers=workers)
     catalog = Catalog(lib.catalog_path)
     try:
-        todo: dict[str, tuple[ClipRow, Path]] = {}
+        todo: dict[tuple[str, str], tuple[ClipRow, Path]] = {}
         for row in catalog.clips_to_analyze(ANALYZER_VERSION, reanalyze):
             clip = _clip_path(lib, row)
             if _recover_quarantine(lib, catalog, row, clip, summary):
                 continue
             if not reanalyze and _reuse(catalog, row, clip, summary):
                 continue
-            todo[row.clip_id] = (row, clip)
+            todo[(row.watcher, row.clip_id)] = (row, clip)
         if todo:
             logger.info("analyzing %d clip(s) with %d worker(s)", len(todo), workers)
-            _run_pool(lib, catalog, todo, workers, settings, summary, stop)
+            _run_children(lib, catalog, todo, workers, settings, limits, summary, stop)
     finally:
         catalog.close()
     summary.wall_s = time.monotonic() - t0
@@ -87,34 +101,55 @@ def analyze_pending(library: Path, workers: int | None = None, reanalyze: bool =
     return summary
 
 
-def _run_pool(lib: Library, catalog: Catalog, todo: dict[str, tuple[ClipRow, Path]], workers: int,
-              settings: AnalyzerSettings | None, summary: AnalysisSummary, stop: threading.Event | None) -> None:
-    # forkserver: workers never inherit the caller's threads (SFTP sessions, locks held mid-fork)
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                             initializer=init_worker) as pool:
-        futures: dict[Future[dict[str, Any]], str] = {
-            pool.submit(analyze_clip, clip, settings): cid for cid, (_, clip) in todo.items()}
-        for fut in as_completed(futures):
-            if stop is not None and stop.is_set():
-                for f in futures:
-                    f.cancel()
-            if fut.cancelled():
-                continue
-            cid = futures[fut]
-            row, clip = todo[cid]
-            try:
-                data = fut.result()
-            except ClipRejected as e:
-                _quarantine(lib, catalog, row, clip, str(e), summary)
-            except BrokenProcessPool as e:
-                summary.failed[cid] = f"analysis process died: {e}"
-                logger.error("[%s] %s: analysis process died (%s); will retry next run", row.watcher, cid, e)
-            except Exception as e:  # an analyzer bug: keep the clip as it is, try again next run
-                summary.failed[cid] = f"{type(e).__name__}: {e}"
-                logger.error("[%s] %s: analysis failed; will retry next run", row.watcher, cid, exc_info=e)
-            else:
-                _record(catalog, row, clip, data, summary)
+def _run_children(lib: Library, catalog: Catalog, todo: dict[tuple[str, str], tuple[ClipRow, Path]], workers: int,
+                  settings: AnalyzerSettings | None, limits: AnalysisLimits, summary: AnalysisSummary,
+                  stop: threading.Event | None) -> None:
+    jobs = [ClipJob(key, Job(str(clip), settings, limits), _caps(clip, limits)) for key, (_, clip) in todo.items()]
+
+    def on_done(cj: ClipJob, out: Outcome) -> None:
+        row, clip = todo[cj.key]
+        summary.usage[row.clip_id] = dict(out.usage(), **cj.caps.to_json())
+        summary.cpu_s += out.cpu_s
+        if out.kind == "analyzed":
+            assert out.data is not None
+            _record(catalog, row, clip, out.data, summary)
+        elif out.kind == "rejected":
+            _quarantine(lib, catalog, row, clip, out.reason or "rejected", summary)
+        elif out.kind == "failed":
+            _remove_temp_files(clip, out.pid)
+            _failed(lib, catalog, row, clip, out.reason or "failed", summary)
+        else:
+            _remove_temp_files(clip, out.pid)
+            logger.info("[%s] %s: analysis stopped; left for the next run", row.watcher, row.clip_id)
+
+    ClipRunner(min(workers, len(jobs))).run(jobs, on_done, stop)
+
+
+def _caps(clip: Path, limits: AnalysisLimits) -> Caps:
+    """The caps for a clip, from what its manifest declares. A manifest that does not parse or is
+    over the limits gets the largest caps: its process refuses it at once, with the reason."""
+    try:
+        m = parse_manifest(clip.with_suffix(".json").read_bytes(), expected_id=clip.stem)
+    except (OSError, InvalidManifest):
+        return caps_for(None, limits)
+    return caps_for(None if manifest_problem(m, limits) else m, limits)
+
+
+def _failed(lib: Library, catalog: Catalog, row: ClipRow, clip: Path, reason: str, summary: AnalysisSummary) -> None:
+    """The clip's process died or ran out of a cap: count a try; quarantine after MAX_ANALYSIS_TRIES."""
+    tries = catalog.count_attempt(row.watcher, row.clip_id, f"analysis failed: {reason}")
+    if tries >= MAX_ANALYSIS_TRIES:
+        _quarantine(lib, catalog, row, clip, f"analysis failed {tries} times: {reason}", summary)
+        return
+    summary.failed[row.clip_id] = reason
+    logger.error("[%s] %s: %s (try %d of %d; will retry next run)", row.watcher, row.clip_id, reason, tries,
+                 MAX_ANALYSIS_TRIES)
+
+
+def _remove_temp_files(clip: Path, pid: int) -> None:
+    """A killed process may leave the temp files of its atomic writes (``.<name>.<pid>.tmp``)."""
+    for p in artifact_paths(clip).values():
+        (p.parent / f".{p.name}.{pid}.tmp").unlink(missing_ok=True)
 
 
 def _clip_path(lib: Library, row: ClipRow) -> Path:
@@ -132,7 +167,6 @@ def _record(catalog: Catalog, row: ClipRow, clip: Path, data: dict[str, Any], su
     if ok:
         summary.analyzed.append(row.clip_id)
         summary.media_s += float(data["video"]["duration_s"])
-        summary.cpu_s += float(data.get("cpu_s", 0.0))
         logger.info("[%s] analyzed %s: %.1f s, motion %.1f s, up to %d people", row.watcher, row.clip_id,
                     data["video"]["duration_s"], data["motion"]["active_s"], data["people"]["peak"])
 
@@ -145,7 +179,8 @@ def _reuse(catalog: Catalog, row: ClipRow, clip: Path, summary: AnalysisSummary)
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return False
-    if data.get("analyzer_version") != ANALYZER_VERSION or data.get("sha256") != row.sha256:
+    if not isinstance(data, dict) or data.get("analyzer_version") != ANALYZER_VERSION \
+            or data.get("sha256") != row.sha256 or result_problem(data) is not None:
         return False
     _record(catalog, row, clip, data, summary)
     return True

@@ -1,13 +1,14 @@
 """Keeping analysis and the report current while ``python -m inspector run`` pulls.
 
 :class:`AnalysisService` is one thread that waits for a kick (a watcher's pass stored clips) or
-its interval, then runs :func:`analyze_pending` (whose work happens in a process pool) and
+its interval, then runs :func:`analyze_pending` (whose work happens in capped child processes) and
 rebuilds the report. Pulling threads only call :meth:`kick`, which never blocks, so slow analysis
 never stalls transfer.
 
 Threads: pulling threads set ``_kick`` (an Event); the service thread alone runs analysis and
 builds the report; the caller's thread starts it and, after ``stop`` is set, joins it in
-:meth:`close` (the batch in progress finishes first).
+:meth:`close` (the clips' processes in progress are killed, within half a second; those clips stay
+pending with no try counted).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from inspector.analysis.limits import AnalysisLimits
 from inspector.analysis.pending import AnalysisSummary, analyze_pending
 
 logger = logging.getLogger(__name__)
@@ -25,8 +27,10 @@ logger = logging.getLogger(__name__)
 class AnalysisService:
     def __init__(self, library: Path, stop: threading.Event, *, workers: int | None = None,
                  interval_s: float = 300.0, report: bool = True,
-                 on_batch: Callable[[AnalysisSummary], None] | None = None) -> None:
+                 on_batch: Callable[[AnalysisSummary], None] | None = None,
+                 limits: AnalysisLimits | None = None) -> None:
         self.library = library
+        self.limits = limits
         self.stop = stop
         self.workers = workers
         self.interval_s = interval_s
@@ -57,7 +61,7 @@ class AnalysisService:
                 break
             self._kick.clear()
             try:
-                self.last = analyze_pending(self.library, self.workers, stop=self.stop)
+                self.last = analyze_pending(self.library, self.workers, stop=self.stop, limits=self.limits)
                 if self.report and (self.last.analyzed or self.last.quarantined or self.batches == 0):
                     from inspector.report import build_report
 

@@ -1,15 +1,21 @@
 """Pure parts of the analysis: NMS, the motion timeline on made-up frames, the even frame sampler,
-the manifest comparison, the HOG descriptor against OpenCV's, the report's sparkline."""
+the manifest comparison, the HOG descriptor against OpenCV's, the report's sparkline, the limits
+checked while decoding, the caps of a clip's process and how its result and death are read."""
 
 from __future__ import annotations
+
+import json
+import signal
 
 import numpy as np
 
 from inspector.analysis import hog
 from inspector.analysis.analyzer import _people_per_second, manifest_problems
 from inspector.analysis.images import EvenSampler, contact_sheet
+from inspector.analysis.limits import AnalysisLimits, Caps, FrameGuard, LimitExceeded, caps_for, manifest_problem
 from inspector.analysis.motion import MotionSettings, MotionTimeline
 from inspector.analysis.people import Box, nms
+from inspector.analysis.runner import death_reason, parse_result
 from inspector.report.svg import _pool, sparkline
 from shared.manifest import Manifest
 
@@ -121,3 +127,104 @@ def test_sparkline_keeps_peaks_when_pooling() -> None:
     vals[777] = 1.0
     assert max(_pool(vals, 60)) == 1.0 and len(_pool(vals, 60)) == 60
     assert sparkline(vals).startswith("<svg")
+
+
+def _manifest(**kw: object) -> Manifest:
+    base = dict(id="cam1_20260101T000000Z_0001", camera="cam1", file="cam1_20260101T000000Z_0001.mp4", size=1000,
+                sha256="0" * 64, codec="h264", width=640, height=360, fps=15.0, frames=30,
+                started_at="2026-01-01T00:00:00.000Z", ended_at="2026-01-01T00:00:01.933Z", media_start_s=0.0,
+                media_end_s=1.933, motion_start_s=None, motion_end_s=None, peak_motion=0.0, salvaged=False,
+                duration_s=2.0)
+    base.update(kw)
+    return Manifest(**base)  # type: ignore[arg-type]
+
+
+def _refusal(call) -> str:
+    try:
+        call()
+    except LimitExceeded as e:
+        return str(e)
+    raise AssertionError("not refused")
+
+
+def test_frame_guard_refuses_at_the_first_frame_over_a_limit_or_off_the_manifest() -> None:
+    lim = AnalysisLimits()
+    g = FrameGuard(lim, _manifest())
+    g.header(640, 360, 30, 2.0)
+    g.header(0, 0, None, None)  # unknown in the headers: every frame is checked anyway
+    for i in range(30):
+        g.frame(i, i / 15, 640, 360)
+    assert _refusal(lambda: g.frame(30, 2.0, 640, 360)) == \
+        "disagrees with its manifest: decodes to more than its 30 frames"
+    assert _refusal(lambda: g.frame(2, 1e7, 640, 360)).startswith("disagrees with its manifest: frame 3 is at")
+    assert _refusal(lambda: g.frame(2, float("nan"), 640, 360)).startswith("disagrees with its manifest")
+    assert _refusal(lambda: g.frame(3, 0.2, 1280, 720)) == \
+        "disagrees with its manifest: frame 4 is 1280x720, manifest 640x360"
+    assert _refusal(lambda: g.header(4096, 4096, None, None)).startswith(
+        "over the limits: the stream's frames are 4096x4096 (16777216 pixels)")
+    assert _refusal(lambda: g.header(640, 360, 10**9, None)).startswith("over the limits: the container says 10")
+    assert _refusal(lambda: g.header(640, 360, None, 1e7)) == \
+        "over the limits: the container says 1e+07 s; limit 3720 s"
+    free = FrameGuard(lim)  # no manifest (a file analyzed by hand): the limits alone
+    free.frame(0, 3000.0, 4096, 3072)
+    assert _refusal(lambda: free.frame(1, 3800.0, 640, 360)) == \
+        "over the limits: frame 2 is at 3800.000 s; limit 3720 s"
+    assert _refusal(lambda: free.frame(1, 1.0, 8192, 64)).startswith("over the limits: frame 2 is 8192x64")
+    assert _refusal(lambda: FrameGuard(AnalysisLimits(max_frames=5)).frame(5, 0.1, 64, 64)) == \
+        "over the limits: more than 5 frames"
+    bins = FrameGuard(AnalysisLimits(max_bins=100), bin_s=0.1)  # 10 s of timeline
+    assert _refusal(lambda: bins.frame(1, 10.5, 64, 64)).startswith("over the limits: frame 2 at 10.500 s needs more "
+                                                                     "than 100 timeline bins")
+
+
+def test_manifest_over_the_limits_is_refused_before_decoding_and_caps_scale_with_it() -> None:
+    lim = AnalysisLimits()
+    assert manifest_problem(_manifest(), lim) is None
+    assert manifest_problem(_manifest(width=4096, height=4096), lim).startswith(
+        "over the limits: the manifest says 4096x4096")
+    assert manifest_problem(_manifest(frames=10**6), lim) == "over the limits: the manifest says 1000000 frames; " \
+                                                              "limit 450000"
+    assert manifest_problem(_manifest(duration_s=1e7), lim) == \
+        "over the limits: the manifest says 1e+07 s; limit 3720 s"
+    small, hd = caps_for(_manifest(), lim), caps_for(_manifest(width=1920, height=1080, fps=30.0, frames=1800,
+                                                                duration_s=60.0), lim)
+    assert small.cpu_s == 53 and small.memory_mb == 1080  # 30 s + 2 s x 10 + 30 x 640 x 360 x 400 ns; 1 GiB + 256 B/px
+    assert hd.cpu_s == 2123 and hd.memory_mb == 1530 and hd.wall_s == 60 + 4 * 2123
+    assert caps_for(None, lim) == caps_for(None, lim) and caps_for(None, lim).cpu_s == 6 * 3600  # capped
+    assert caps_for(None, lim).memory_mb == 4096
+
+
+def test_motion_timeline_refuses_a_frame_past_its_bins() -> None:
+    tl = MotionTimeline(MotionSettings(), max_bins=50)
+    tl.add(0.0, np.zeros((18, 32), np.uint8))
+    try:
+        tl.add(1e7, np.zeros((18, 32), np.uint8))
+    except ValueError as e:
+        assert "past the timeline's 50 bins" in str(e)
+    else:
+        raise AssertionError("a frame 10^7 s in grew the timeline")
+    assert len(tl.activity) == 1
+
+
+def test_a_child_result_is_parsed_totally() -> None:
+    good = {"analyzer_version": 1, "video": {"duration_s": 2.0}, "motion": {"peak": 0.1, "active_s": 1.0},
+            "people": {"peak": 2}}
+    assert parse_result(json.dumps({"analyzed": good, "peak_rss_mb": 99.5}).encode()) == ("analyzed", None, good, 99.5)
+    assert parse_result(b'{"rejected": "over the limits: x"}') == ("rejected", "over the limits: x", None, None)
+    for raw in (b"", b"\xff\xfe", b"[" * 100_000, b"[]", b'{"analyzed": 1}', b'{"a": 1, "b": 2}', b'{"failed": 3}',
+                json.dumps({"analyzed": dict(good, people={"peak": True})}).encode(),
+                json.dumps({"analyzed": dict(good, video={"duration_s": None})}).encode(),
+                b'{"analyzed": {"analyzer_version": 1, "video": {"duration_s": 1e999}}}'):
+        kind, reason, data, _ = parse_result(raw)
+        assert kind == "failed" and reason and data is None, raw[:40]
+
+
+def test_a_dead_child_is_described_by_how_it_ended() -> None:
+    caps = Caps(cpu_s=10, memory_mb=1024, wall_s=100.0)
+    assert death_reason(signal.SIGXCPU, caps, 10.2) == \
+        "analysis process over its CPU time cap of 10 s (killed by SIGXCPU)"
+    assert death_reason(signal.SIGKILL, caps, 15.0) == \
+        "analysis process over its CPU time cap of 10 s (killed by SIGKILL)"  # the hard limit, 5 s later
+    assert death_reason(signal.SIGKILL, caps, 1.0).startswith("analysis process killed by SIGKILL after 1.0 s")
+    assert death_reason(signal.SIGSEGV, caps, 1.0) == "analysis process crashed: killed by SIGSEGV"
+    assert death_reason(2 << 8, caps, 1.0) == "analysis process exited with status 2 without a result"
