@@ -41,8 +41,10 @@ def show(value: object, limit: int = 60) -> str:
     """A short, ASCII-only rendering of a rejected value, safe in logs and the catalog."""
     if isinstance(value, (dict, list)):
         return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
-    text = ascii(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    text = ascii(value[:limit] if isinstance(value, str) else value)  # (other values are short: numbers, None)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(value) if isinstance(value, str) else len(text)} characters)"
 
 
 def nesting_depth_exceeds(raw: bytes, max_depth: int) -> bool:

@@ -159,7 +159,7 @@ class _Fields:
             raise InvalidManifest(f"{key!r} has the wrong type: {show(v)} is not a number")
         f = float(v)  # finite: bounded_json allows no infinity and at most 40-digit integers
         if not lo <= f <= hi:
-            raise InvalidManifest(f"{key!r} is {f:g}, outside {lo:g}..{hi:g}")
+            raise InvalidManifest(f"{key!r} is {f:.10g}, outside {lo:.10g}..{hi:.10g}")
         return f
 
     def optional_number(self, key: str, lo: float, hi: float) -> float | None:

@@ -79,9 +79,8 @@ def _show(value: object) -> str:
     """A short, ASCII-only rendering of a rejected value, safe in logs and in the catalog."""
     if not isinstance(value, str):
         return f"a {type(value).__name__}"
-    if len(value) <= 80:
-        return ascii(value)
-    return f"{ascii(value[:80])}... ({len(value)} characters)"
+    shown = ascii(value[:80])  # escapes make it longer than the text: cut again
+    return shown if len(shown) <= 80 else f"{shown[:80]}... ({len(value)} characters)"
 
 
 def _stamp_time(stamp: str) -> datetime:
