@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from shared.manifest import Manifest, utc_iso
@@ -34,10 +35,11 @@ def big_clip(dst: Path, clip_id: str, size: int, seed: int = 0) -> Manifest:
 
     data = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
     (dst / f"{clip_id}.mp4").write_bytes(data)
+    now = datetime.now(timezone.utc)
     m = Manifest(id=clip_id, camera=clip_id.split("_")[0], file=f"{clip_id}.mp4", size=size,
                  sha256=hashlib.sha256(data).hexdigest(), codec="h264", width=640, height=360, fps=15.0,
-                 frames=100, started_at=utc_iso_now(), ended_at=utc_iso_now(), media_start_s=0.0, media_end_s=6.6,
-                 motion_start_s=1.0, motion_end_s=2.0, peak_motion=0.1, salvaged=False, duration_s=6.7)
+                 frames=100, started_at=utc_iso(now), ended_at=utc_iso(now + timedelta(seconds=6.6)), media_start_s=0.0,
+                 media_end_s=6.6, motion_start_s=1.0, motion_end_s=2.0, peak_motion=0.1, salvaged=False, duration_s=6.7)
     (dst / f"{clip_id}.json").write_bytes(m.to_json())
     return m
 
