@@ -2,7 +2,8 @@
 
 A library of real analyzed clips (the real watcher's, pulled and analyzed) is grown with copies of
 one clip under new ids, each damaged one way: a start time that is valid ISO 8601 but cannot be
-shown (year 1 seen from west of UTC, an offset that overflows), an analysis that is missing, cut
+shown (year 1, an offset that overflows: the manifest parser now refuses both, so they are
+listed as manifests that no longer parse), an analysis that is missing, cut
 short, oversized, nested 100,000 deep, NaN, 10^9 s long, a 5,000-digit number or names a still
 outside the clip's folder, a manifest that no longer parses, a clip file that is gone, a missing
 thumbnail. A second watcher holds a clip with the same id as one of the first's. The report is
@@ -96,8 +97,8 @@ def _huge_int(clip: Path) -> None:
 
 # name -> (damage, words the listed reason must contain)
 DAMAGES = {
-    "year-one": (lambda c: _edit_manifest_time(c, "0001-01-01T00:00:00Z"), "start time"),
-    "offset-overflow": (lambda c: _edit_manifest_time(c, "9999-12-31T23:00:00-23:59"), "start time"),
+    "year-one": (lambda c: _edit_manifest_time(c, "0001-01-01T00:00:00Z"), "started_at"),
+    "offset-overflow": (lambda c: _edit_manifest_time(c, "9999-12-31T23:00:00-23:59"), "started_at"),
     "no-analysis": (lambda c: _analysis(c).unlink(), "analysis file is missing"),
     "cut-short": (lambda c: _analysis(c).write_bytes(_analysis(c).read_bytes()[:200]), "not JSON"),
     "oversized": (lambda c: _analysis(c).write_bytes(b" " * (MAX_BYTES + 10) + b"{}"), "cap"),
