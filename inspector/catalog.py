@@ -210,8 +210,9 @@ class Catalog:
         return row.attempts if row else 0
 
     def mark_stored(self, watcher: str, clip_id: str, local_path: str) -> None:
+        """A verified copy is in place. Download tries are forgotten: ``attempts`` counts analysis tries from here."""
         now = time.time()
-        self.db.execute("UPDATE clips SET state='stored', local_path=?, reason=NULL, stored_at=?, updated=? "
+        self.db.execute("UPDATE clips SET state='stored', local_path=?, reason=NULL, attempts=0, stored_at=?, updated=? "
                         "WHERE watcher=? AND clip_id=?", (local_path, now, now, watcher, clip_id))
 
     def mark_acked(self, watcher: str, clip_id: str) -> None:
