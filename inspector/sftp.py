@@ -15,8 +15,8 @@ Deadlines, step by step (paramiko leaves some steps without one):
 - Every SFTP read: ``io_timeout_s`` per read (the channel timeout; paramiko's keepalive alone never
   notices a dead peer), and while a file is read, a floor on its average rate
   (:class:`~inspector.deadlines.RateFloor`): a Pi trickling bytes just fast enough to beat the
-  per-read timeout has that clip abandoned (:class:`~inspector.remote.ClipAbandoned`); the SFTP
-  session is then replaced by a fresh one on the same connection, so the next clip goes on.
+  per-read timeout has that clip abandoned (:class:`~inspector.remote.ClipAbandoned`); the
+  connection is then replaced by a fresh one (nothing left in flight), so the next clip goes on.
 - :meth:`SftpStore.abort` cuts the connection from any thread (SIGTERM), which fails every
   blocked call at once.
 
@@ -116,18 +116,32 @@ class SftpStore:
         self._links = links
         self._aborted = threading.Event()
         self._sock: socket.socket | None = None
+        self.client = paramiko.SSHClient()
+        if links is not None:
+            links.add(self)
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> None:
+        """A fresh TCP connection, SSH session and SFTP session."""
+        entry = self.entry
         client = paramiko.SSHClient()
         client.load_host_keys(entry.known_hosts)  # raises if unreadable; never the system files
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         self.client = client
         t = entry.connect_timeout_s
         where = f"{entry.user}@{entry.host}:{entry.port}"
+        if self._aborted.is_set():
+            raise self._cut_or(RemoteError("stopped"))
         try:
             self._sock = _connect_socket(entry.host, entry.port, t)
         except OSError as e:
             raise RemoteError(f"cannot reach {entry.host}:{entry.port}: {e}") from e
-        if links is not None:
-            links.add(self)
+        if self._aborted.is_set():  # abort() may have run while the socket was being made
+            self._cut()
         try:
             client.connect(
                 entry.host, port=entry.port, username=entry.user, key_filename=entry.identity_file,
@@ -139,20 +153,16 @@ class SftpStore:
             transport.set_keepalive(15)
             logger.debug("[%s] ssh session up; starting the SFTP session", entry.name)
             self.sftp, self.channel = self._open_session()
-        except RemoteError:
-            self.close()
-            raise
         except paramiko.BadHostKeyException as e:
-            self.close()
             raise HostKeyError(f"{entry.host}:{entry.port}: host key does not match {entry.known_hosts}: {e}") from e
         except paramiko.SSHException as e:
-            self.close()
             if "not found in known_hosts" in str(e):
                 raise HostKeyError(f"{entry.host}:{entry.port}: host key not in {entry.known_hosts} "
                                    "(add it with 'inspector add-watcher')") from e
             raise self._cut_or(RemoteError(f"ssh to {where} failed: {e}")) from e
         except (OSError, EOFError) as e:
-            self.close()
+            if isinstance(e, RemoteError):
+                raise
             raise self._cut_or(RemoteError(f"ssh to {where} failed: {e or type(e).__name__}")) from e
 
     def _cut_or(self, error: RemoteError) -> RemoteError:
@@ -169,7 +179,7 @@ class SftpStore:
             raw = transport.open_session(timeout=t)
         except _ERRORS as e:
             raise self._cut_or(RemoteError(f"cannot open an SSH channel: {e or type(e).__name__}")) from e
-        with cut_after(t, self.abort, f"sftp-start-{self.entry.name}") as fired:
+        with cut_after(t, self._cut, f"sftp-start-{self.entry.name}") as fired:
             try:
                 raw.invoke_subsystem("sftp")  # paramiko waits for the reply with no timeout
             except _ERRORS as e:
@@ -192,13 +202,11 @@ class SftpStore:
         return sftp, channel
 
     def renew_session(self) -> None:
-        """Replace the SFTP session by a fresh one on the same connection (the old one may have
-        stopped in the middle of a reply, so its stream cannot be trusted any more)."""
-        try:
-            self.channel.close()
-        except _ERRORS:
-            pass
-        self.sftp, self.channel = self._open_session()
+        """Replace the connection by a fresh one. The old SFTP session may have stopped in the
+        middle of a reply, and on a slow link the bytes already in flight for it would hold up
+        anything else sent on that connection: a new connection leaves both behind."""
+        self._cut()
+        self._connect()
 
     def _path(self, name: str) -> str:
         return posixpath.join(self.dir, check_name(name))
@@ -255,11 +263,16 @@ class SftpStore:
             self._sock.close()
 
     def abort(self) -> None:
-        """Cut the connection from any thread: blocked reads, waits and handshakes fail at once."""
+        """Cut the connection from any thread, for good: blocked reads, waits and handshakes fail
+        at once, and no new connection is made."""
         self._aborted.set()
-        if self._sock is not None:
+        self._cut()
+
+    def _cut(self) -> None:
+        sock = self._sock
+        if sock is not None:
             try:
-                self._sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # not connected (any more)
         self.client.close()

@@ -26,6 +26,9 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_cleanup.py",
     "integration/test_inspector_faults.py",
     "integration/test_inspector_pull.py",
+    "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
+    "integration/test_inspector_deadlines.py",
+    "integration/test_inspector_sigterm.py",
     "integration/test_report.py",
 })
 
