@@ -74,6 +74,8 @@ class _SftpReader:
         return int(st.st_size or 0), float(st.st_mtime or 0), kind_of(st.st_mode or 0)
 
     def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+        """Yield whole windows; when a window fails midway, first yield the part of it that arrived
+        (contiguous from its start), so the caller keeps it to resume from, then raise."""
         end = offset + length
         floor = self._store.floor
         if floor is not None:
@@ -82,13 +84,20 @@ class _SftpReader:
             while offset < end:
                 n = min(window, end - offset)
                 chunks = [(o, min(REQUEST_SIZE, offset + n - o)) for o in range(offset, offset + n, REQUEST_SIZE)]
+                got: list[bytes] = []
                 try:
-                    data = b"".join(self._f.readv(chunks))
+                    for (_, want), data in zip(chunks, self._f.readv(chunks)):
+                        got.append(data)
+                        if len(data) != want:
+                            break
                 except ClipAbandoned:
+                    yield from _arrived(got, chunks)
                     self._store.renew_session()  # the old session stopped mid-reply: never reuse it
                     raise
                 except _ERRORS as e:
-                    raise RemoteError(f"read failed at {offset}: {e}") from e
+                    yield from _arrived(got, chunks)
+                    raise RemoteError(f"read failed at {offset + sum(map(len, got))}: {e}") from e
+                data = b"".join(got)
                 if len(data) != n:
                     raise RemoteError(f"short read: {len(data)} of {n} bytes at {offset}")
                 offset += n
@@ -102,6 +111,17 @@ class _SftpReader:
             self._f.close()
         except _ERRORS:
             pass  # the connection (or this session) is gone; nothing to release
+
+
+def _arrived(got: list[bytes], chunks: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The leading chunks that arrived whole, as one piece (nothing if none did)."""
+    whole = []
+    for data, (_, want) in zip(got, chunks):
+        if len(data) != want:
+            break
+        whole.append(data)
+    if whole:
+        yield b"".join(whole)
 
 
 class SftpStore:
