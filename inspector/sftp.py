@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32 * 1024  # paramiko's per-request maximum
 _ERRORS = (OSError, EOFError, paramiko.SSHException)
+_SILENT_OR_GONE = (TimeoutError, EOFError, paramiko.SSHException)  # not an error status from the server
 
 
 class HostKeyError(RemoteError):
@@ -95,8 +96,10 @@ class _SftpReader:
                     self._store.renew_session()  # the old session stopped mid-reply: never reuse it
                     raise
                 except _ERRORS as e:
+                    if isinstance(e, _SILENT_OR_GONE):  # the connection is in doubt: do not wait on it again
+                        self._store.cut()  # (closing the file would wait io_timeout_s for its reply)
                     yield from _arrived(got, chunks)
-                    raise RemoteError(f"read failed at {offset + sum(map(len, got))}: {e}") from e
+                    raise RemoteError(f"read failed at {offset + sum(map(len, got))}: {e or type(e).__name__}") from e
                 data = b"".join(got)
                 if len(data) != n:
                     raise RemoteError(f"short read: {len(data)} of {n} bytes at {offset}")
@@ -161,7 +164,7 @@ class SftpStore:
         except OSError as e:
             raise RemoteError(f"cannot reach {entry.host}:{entry.port}: {e}") from e
         if self._aborted.is_set():  # abort() may have run while the socket was being made
-            self._cut()
+            self.cut()
         try:
             client.connect(
                 entry.host, port=entry.port, username=entry.user, key_filename=entry.identity_file,
@@ -199,7 +202,7 @@ class SftpStore:
             raw = transport.open_session(timeout=t)
         except _ERRORS as e:
             raise self._cut_or(RemoteError(f"cannot open an SSH channel: {e or type(e).__name__}")) from e
-        with cut_after(t, self._cut, f"sftp-start-{self.entry.name}") as fired:
+        with cut_after(t, self.cut, f"sftp-start-{self.entry.name}") as fired:
             try:
                 raw.invoke_subsystem("sftp")  # paramiko waits for the reply with no timeout
             except _ERRORS as e:
@@ -225,7 +228,7 @@ class SftpStore:
         """Replace the connection by a fresh one. The old SFTP session may have stopped in the
         middle of a reply, and on a slow link the bytes already in flight for it would hold up
         anything else sent on that connection: a new connection leaves both behind."""
-        self._cut()
+        self.cut()
         self._connect()
 
     def _path(self, name: str) -> str:
@@ -286,9 +289,10 @@ class SftpStore:
         """Cut the connection from any thread, for good: blocked reads, waits and handshakes fail
         at once, and no new connection is made."""
         self._aborted.set()
-        self._cut()
+        self.cut()
 
-    def _cut(self) -> None:
+    def cut(self) -> None:
+        """Close this connection now (any thread); the store is unusable until ``renew_session``."""
         sock = self._sock
         if sock is not None:
             try:
