@@ -19,6 +19,7 @@ FAKES = TESTS / "fakes"
 INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
+    "unit/test_deadlines.py",
     "integration/test_analysis.py",
     "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
     "integration/test_deploy_add_watcher.py",

@@ -103,3 +103,25 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
     pi2_log = [line for line in p.log if "Traceback" in line]
     assert len(pi2_log) == 1, "the traceback once, not once per retry"
     assert not (bad / f"{stuck.id}.mp4").exists() and not (good / f"{fresh.id}.mp4").exists()
+
+
+def test_a_missing_transferred_folder_is_a_clear_error_and_nothing_is_created(tmp_path: Path, sshd) -> None:
+    """The Pi's SFTP account cannot create directories, so the inspector never tries: deploy makes
+    transferred/. Without it the clip is stored but stays on the Pi, with the reason."""
+    remote = tmp_path / "pi" / "recorded_clips"
+    remote.mkdir(parents=True)
+    m = big_clip(remote, "cam1_20261122T110000Z_0001", 50_000)
+    library = tmp_path / "library"
+    cfg = tmp_path / "i.toml"
+    cfg.write_text(settings_toml(library, [sshd.watcher_toml("pi", remote)]))
+    (tmp_path / "pi" / "transferred").rmdir()  # watcher_toml made it, as deploy does
+    r = inspector_run("pull", "--no-analyze", "--config", str(cfg))
+    assert r.returncode == 1
+    assert f"{tmp_path / 'pi' / 'transferred'} does not exist on the watcher" in r.stdout, r.stdout
+    assert not (tmp_path / "pi" / "transferred").exists()
+    assert (remote / f"{m.id}.mp4").exists() and (remote / f"{m.id}.json").exists()
+    (tmp_path / "pi" / "transferred").mkdir()
+    r = inspector_run("pull", "--no-analyze", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "pi" / "transferred" / f"{m.id}.mp4").exists() and not list(remote.iterdir())
+    assert status(cfg)["states"] == {"acked": 1}
