@@ -29,7 +29,6 @@ import json
 import logging
 import sys
 import threading
-
 from typing import TYPE_CHECKING
 
 from shared.errors import AppError
