@@ -1,8 +1,9 @@
 """``python -m inspector``: pull finished clips from watchers.
 
     python -m inspector pull   --config FILE     pull everything available once; exit 0 when done,
-                                                 1 (with a summary) if a watcher could not be reached
-    python -m inspector run    --config FILE     keep polling until SIGTERM
+                                                 1 (with a summary) if a watcher's pass failed,
+                                                 75 if SIGTERM/SIGINT stopped it with work left
+    python -m inspector run    --config FILE     keep polling until SIGTERM (then exit 0)
     python -m inspector status --config FILE [--json]
     python -m inspector add-watcher NAME HOST [--port N] [--user U] [--remote-dir DIR] [--config FILE]
                                   [--fingerprint SHA256:...]    pin a Pi's host key, add its [[watcher]] table
@@ -15,6 +16,11 @@
 
 pull and run also analyze new clips (process pool, apart from transfer) and keep the report
 current, unless given --no-analyze.
+
+SIGTERM or SIGINT ends pull and run within a few seconds whatever the remotes do: every open
+connection is cut, the workers are joined with a bound, and pull prints its summary (downloads
+in progress keep their .part, resumed by the next pull). pull's analysis and report run only
+when it was not stopped.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ import json
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from shared.errors import AppError
 from shared.logsetup import setup_logging
 from shared.signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from inspector.config import InspectorConfig
 
 logger = logging.getLogger("inspector")
 
@@ -138,44 +148,79 @@ def main(argv: list[str] | None = None) -> int:
                   + (" (dry run: nothing changed)" if args.dry_run else ""))
         return 1 if rep.failed else 0
 
-    from inspector.fleet import pull_all, run_forever
-
-    stop = stop_on_signals("stopping after the current step", logger)
+    stop = stop_on_signals("closing connections and stopping", logger)
     if args.command == "run":
-        if args.no_analyze:
-            run_forever(cfg, stop)
-            return 0
-        from inspector.analysis.service import AnalysisService
+        return _run(cfg, args, stop)
+    return _pull(cfg, args, stop)
 
-        service = AnalysisService(cfg.library, stop, workers=args.workers or None,
-                                  interval_s=max(cfg.settings.poll_interval_s, 60.0)).start()
-        try:
-            run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None)
-        finally:
-            stop.set()
-            service.close()
+
+EX_TEMPFAIL = 75  # pull stopped by a signal with work left: run it again
+
+
+def _run(cfg: InspectorConfig, args: argparse.Namespace, stop: threading.Event) -> int:
+    """Pull until stopped; analysis is a separate service, so a slow Pi never holds it up."""
+    from inspector.fleet import run_forever
+
+    if args.no_analyze:
+        run_forever(cfg, stop)
         return 0
+    from inspector.analysis.service import AnalysisService
+
+    service = AnalysisService(cfg.library, stop, workers=args.workers or None,
+                              interval_s=max(cfg.settings.poll_interval_s, 60.0)).start()
+    try:
+        run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None)
+    finally:
+        stop.set()
+        service.close()
+    return 0
+
+
+def _pull(cfg: InspectorConfig, args: argparse.Namespace, stop: threading.Event) -> int:
+    """One deadline-bounded pass over every watcher, then analysis and the report, then the summary.
+    The summary is printed whatever happened; the exit code says what did (module doc)."""
+    from inspector.catalog import Catalog
+    from inspector.fleet import pull_all
+
     progress = _ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
     results = pull_all(cfg, progress=progress, stop=stop)
-    failed = [r for r in results if r.error]
     for r in results:
         for s in r.stats:
             print(f"{r.name}: stored {len(s.stored)}, acknowledged {len(s.acked)}, quarantined "
                   f"{len(s.quarantined)}, skipped {len(s.skipped)}, {s.bytes_transferred} bytes")
         if r.error:
             print(f"{r.name}: FAILED: {r.error}")
+        elif r.interrupted:
+            print(f"{r.name}: interrupted (downloads in progress resume on the next pull)")
+    analysis_failed = False
     if not args.no_analyze and not stop.is_set():
         from inspector.analysis.pending import analyze_pending
         from inspector.report import build_report
 
-        summary = analyze_pending(cfg.library, args.workers or None, stop=stop)
-        print(f"analysis: analyzed {len(summary.analyzed)}, quarantined {len(summary.quarantined)}, "
-              f"failed {len(summary.failed)} ({summary.media_s:.1f} s of video in {summary.wall_s:.1f} s)")
-        print(f"report: {build_report(cfg.library)}")
-    cat = Catalog(cfg.library / "catalog.sqlite3")
-    print(_summary_text(cat.summary()))
-    cat.close()
-    return 1 if failed else 0
+        try:
+            summary = analyze_pending(cfg.library, args.workers or None, stop=stop)
+            print(f"analysis: analyzed {len(summary.analyzed)}, quarantined {len(summary.quarantined)}, "
+                  f"failed {len(summary.failed)} ({summary.media_s:.1f} s of video in {summary.wall_s:.1f} s)")
+            print(f"report: {build_report(cfg.library)}")
+        except Exception as e:  # the transfer summary below still gets printed
+            logger.exception("analysis or report failed")
+            print(f"analysis: FAILED: {type(e).__name__}: {e}")
+            analysis_failed = True
+    try:
+        cat = Catalog(cfg.library / "catalog.sqlite3")
+        try:
+            print(_summary_text(cat.summary()))
+        finally:
+            cat.close()
+    except Exception as e:  # the per-watcher lines above are printed already
+        logger.error("cannot read the catalog for the summary: %s", e)
+        return 1
+    if analysis_failed or any(r.error for r in results):
+        return 1
+    if stop.is_set() or any(r.interrupted for r in results):
+        logger.info("stopped before the end: exit %d (run pull again to finish)", EX_TEMPFAIL)
+        return EX_TEMPFAIL
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
     library = "/srv/clips"            # local directory: clips, catalog, incoming/, quarantine/
     poll_interval_s = 30
+    max_backoff_s = 300                # a failing watcher is retried after 1, 2, 4, ... s, at most this
+    min_transfer_kbytes_s = 16         # a clip slower than this (after transfer_grace_s) is abandoned,
+    transfer_grace_s = 20              # its .part kept to resume
 
     [[watcher]]                        # one table per Pi
     name = "frontdoor"
@@ -59,6 +62,12 @@ class InspectorSettings:
     library: str = ""
     poll_interval_s: float = field(default=30.0, metadata={"min": 0.1, "max": 86400.0})
     max_backoff_s: float = field(default=300.0, metadata={"min": 0.1, "max": 86400.0})
+    # --- transfer deadlines (inspector/deadlines.py) ---
+    min_transfer_kbytes_s: float = field(default=16.0, metadata={"min": 0.1, "max": 1_000_000.0,
+                                         "help": "a clip arriving slower than this (kB/s, after the grace) is "
+                                                 "abandoned, its .part kept to resume next time"})
+    transfer_grace_s: float = field(default=20.0, metadata={"min": 0.0, "max": 3600.0,
+                                    "help": "seconds a clip's transfer may lag the floor before it counts"})
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 from inspector.catalog import DONE_STATES, Catalog
 from inspector.config import WatcherEntry
 from inspector.library import Library
-from inspector.remote import RemoteError, RemoteStore
+from inspector.remote import ClipAbandoned, RemoteError, RemoteStore
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
 from shared.naming import InvalidClipId, parse_clip_id
 
@@ -137,7 +137,10 @@ class Puller:
             self.catalog.mark_stored(self.name, clip_id, str(final))
         else:
             while True:
-                done = self._download(clip_id, manifest, stats)
+                try:
+                    done = self._download(clip_id, manifest, stats)
+                except ClipAbandoned as e:  # too slow: the .part stays for resuming, the next clip goes on
+                    return self._skip(stats, mp4_name, f"abandoned, will resume: {e}")
                 if done is None:
                     return self._skip(stats, mp4_name, "changed during transfer; will retry next time")
                 part, got = done

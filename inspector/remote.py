@@ -23,6 +23,11 @@ class RemoteError(OSError):
     """A remote operation failed (the connection may be gone)."""
 
 
+class ClipAbandoned(RemoteError):
+    """One clip's transfer was given up (it arrived slower than the configured floor); the store
+    is still usable for the next clip, and what arrived is kept to resume from."""
+
+
 @dataclass(frozen=True)
 class RemoteEntry:
     name: str
@@ -37,7 +42,9 @@ class RemoteReader(Protocol):
         ...
 
     def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
-        """Yield the bytes from ``offset`` on in order, ``length`` of them, fetching ``window`` bytes at a time."""
+        """Yield the bytes from ``offset`` on in order, ``length`` of them, fetching ``window`` bytes at a time.
+        May raise :class:`ClipAbandoned` (too slow: skip this clip, go on with the next) or
+        :class:`RemoteError` (the connection is in doubt)."""
         ...
 
     def close(self) -> None: ...
@@ -50,7 +57,8 @@ class RemoteStore(Protocol):
 
     def archive(self, name: str) -> None:
         """Atomically move ``name`` into the sibling ``transferred/`` folder (replacing a stale copy).
-        A name that is already gone is not an error (an earlier pass did it)."""
+        A name that is already gone is not an error (an earlier pass did it). Over SFTP the folder
+        must exist (deploy creates it; the inspector's account cannot create directories)."""
         ...
 
     def delete(self, name: str) -> None:
@@ -58,6 +66,11 @@ class RemoteStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def abort(self) -> None:
+        """Cut the connection from any thread: every blocked call in the owning thread fails soon
+        after (used on SIGTERM); the owner still calls ``close``."""
+        ...
 
 
 def check_name(name: str) -> str:
@@ -143,3 +156,6 @@ class LocalStore:
 
     def close(self) -> None:
         pass
+
+    def abort(self) -> None:
+        pass  # local reads do not block on a peer

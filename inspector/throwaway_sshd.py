@@ -142,6 +142,8 @@ class ThrowawaySshd:
 
     def watcher_toml(self, name: str, remote_dir: Path, *, after_transfer: str = "archive",
                      io_timeout_s: float = 10.0) -> str:
+        if after_transfer == "archive":  # as deploy does for a Pi: the SFTP account cannot create it
+            (Path(remote_dir).parent / "transferred").mkdir(parents=True, exist_ok=True)
         return (
             f'[[watcher]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {self.port}\nuser = "{self.user}"\n'
             f'identity_file = "{self.user_key}"\nknown_hosts = "{self.known_hosts}"\nremote_dir = "{remote_dir}"\n'

@@ -19,6 +19,7 @@ FAKES = TESTS / "fakes"
 INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
+    "unit/test_deadlines.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
     "integration/test_catalog_rebuild.py",
@@ -28,6 +29,9 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_cleanup.py",
     "integration/test_inspector_faults.py",
     "integration/test_inspector_pull.py",
+    "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
+    "integration/test_inspector_deadlines.py",
+    "integration/test_inspector_sigterm.py",
     "integration/test_report.py",
     "integration/test_report_hostile.py",
 })

@@ -50,6 +50,7 @@ def test_right_fingerprint_pins_and_appends_a_config_that_pulls(tmp_path: Path, 
     cfg = example_config(tmp_path)
     remote = tmp_path / "pi" / "recorded_clips"
     copy_clips(watcher_clips, remote)
+    (tmp_path / "pi" / "transferred").mkdir()  # as deploy makes it: the inspector's account cannot
     fp = host_fingerprint(sshd)
     r = cli(*common_args(sshd, cfg, remote), "--fingerprint", fp)
     assert r.returncode == 0, r.stderr
