@@ -66,7 +66,8 @@ def _summary_text(summary: dict) -> str:
         if d.get("skipped"):
             line += f"; skipped {d['skipped']}"
         if d.get("last_error"):
-            line += f"; last error: {d['last_error']}"
+            current = (d.get("last_error_at") or 0) >= (d.get("last_ok") or 0)
+            line += f"; {'FAILING' if current else 'recovered; last error'}: {d['last_error']}"
         lines.append(line)
     return "\n".join(lines)
 

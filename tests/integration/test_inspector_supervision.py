@@ -57,6 +57,8 @@ def test_pull_reports_a_crashing_watcher_prints_its_summary_and_serves_the_other
     s = status(cfg)
     assert "FileExistsError" in s["watchers"]["pi2"]["last_error"]
     assert s["watchers"]["pi1"]["states"] == {"acked": len(ids)}
+    text = inspector_run("status", "--config", str(cfg)).stdout
+    assert re.search(r"^  pi2: .*FAILING: FileExistsError", text, re.M), text
     assert (bad / f"{m.id}.mp4").exists(), "nothing acknowledged for the failed watcher"
 
 
@@ -94,6 +96,8 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
         blocker.unlink()  # the cause goes away: the same worker delivers, no restart needed
         p.wait_for("[pi2] recovered after", timeout=30)
         wait_until(lambda: _acked(library, "pi2", stuck.id), 30, "the recovered watcher's clip acked")
+        text = inspector_run("status", "--config", str(cfg)).stdout
+        assert re.search(r"^  pi2: .*recovered; last error: FileExistsError", text, re.M), text
     finally:
         p.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
