@@ -2,6 +2,8 @@
 
     library = "/srv/clips"            # local directory: clips, catalog, incoming/, quarantine/
     poll_interval_s = 30
+    max_clip_mb = 4096                 # a bigger clip is refused before download (asked again next pass)
+    reserve_free_mb = 1024             # a clip that would leave less free space is refused before download
 
     [[watcher]]                        # one table per Pi
     name = "frontdoor"
@@ -59,6 +61,11 @@ class InspectorSettings:
     library: str = ""
     poll_interval_s: float = field(default=30.0, metadata={"min": 0.1, "max": 86400.0})
     max_backoff_s: float = field(default=300.0, metadata={"min": 0.1, "max": 86400.0})
+    # storage limits (inspector.space): checked before each download
+    max_clip_mb: float = field(default=4096.0, metadata={"min": 0.001, "max": 1_048_576.0,
+                               "help": "a clip larger than this is refused before download"})
+    reserve_free_mb: float = field(default=1024.0, metadata={"min": 0.0, "max": 1_048_576.0,
+                                   "help": "free space the library keeps; a clip that does not fit is refused"})
 
 
 @dataclass(frozen=True)

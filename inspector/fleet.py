@@ -65,7 +65,7 @@ def pull_all(cfg: InspectorConfig, *, progress: Progress | None = None,
              stop: threading.Event | None = None) -> list[WatcherResult]:
     """Pull from every watcher once, in parallel; return one result per watcher."""
     stop = stop or threading.Event()
-    library = Library(cfg.library)
+    library = Library.for_config(cfg)  # one per process: its watcher threads share the disk reservation
     library.create()
     Catalog(library.catalog_path).close()  # create the schema once, before the threads race to
     results: dict[str, WatcherResult] = {}
@@ -84,7 +84,7 @@ def pull_all(cfg: InspectorConfig, *, progress: Progress | None = None,
 def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progress | None = None,
                 on_pass: Callable[[str, PullStats], None] | None = None) -> None:
     """Poll every watcher every ``poll_interval_s`` until ``stop``; reconnect with capped backoff."""
-    library = Library(cfg.library)
+    library = Library.for_config(cfg)  # one per process: its watcher threads share the disk reservation
     library.create()
     Catalog(library.catalog_path).close()
 

@@ -18,9 +18,11 @@ import socket
 from collections.abc import Iterator
 
 import paramiko
+from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
 
 from inspector.config import WatcherEntry
 from inspector.remote import RemoteEntry, RemoteError, archive_dir_of, check_name, kind_of
+from inspector.sftp_names import parse_name_reply
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +113,41 @@ class SftpStore:
     def _path(self, name: str) -> str:
         return posixpath.join(self.dir, check_name(name))
 
-    def list(self) -> list[RemoteEntry]:
+    def list(self) -> Iterator[RemoteEntry]:
+        """READDIR batches parsed one at a time (inspector.sftp_names says why not paramiko's
+        listdir_*); each request is under the channel timeout; the handle is closed however the
+        iteration ends (on an error the connection is left to be dropped instead)."""
+        sftp = self.sftp
         try:
-            attrs = self.sftp.listdir_attr(self.dir)
+            t, msg = sftp._request(CMD_OPENDIR, self.dir)
+            if t != CMD_HANDLE:
+                raise RemoteError(f"cannot list {self.dir}: unexpected reply {t} to OPENDIR")
+            handle = msg.get_binary()
         except _ERRORS as e:
             raise RemoteError(f"cannot list {self.dir}: {e}") from e
-        return [RemoteEntry(a.filename, int(a.st_size or 0), float(a.st_mtime or 0), kind_of(a.st_mode or 0))
-                for a in attrs]
+        healthy = True
+        try:
+            while True:
+                try:
+                    t, msg = sftp._request(CMD_READDIR, handle)
+                except EOFError:
+                    return  # SSH_FX_EOF: the end of the directory
+                except _ERRORS as e:
+                    healthy = False
+                    raise RemoteError(f"cannot list {self.dir}: {e}") from e
+                try:
+                    if t != CMD_NAME:
+                        raise ValueError(f"unexpected reply {t} to READDIR")
+                    batch = parse_name_reply(msg.get_remainder())
+                except ValueError as e:
+                    raise RemoteError(f"malformed listing of {self.dir}: {e}") from e
+                yield from batch
+        finally:
+            if healthy:
+                try:
+                    sftp._request(CMD_CLOSE, handle)
+                except _ERRORS:
+                    pass
 
     def open(self, name: str) -> _SftpReader:
         try:
