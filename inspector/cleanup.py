@@ -74,7 +74,8 @@ def cleanup_library(cfg: InspectorConfig, *, dry_run: bool = False, now: float |
             if now - os.fstat(fd).st_mtime < s.stale_part_hours * 3600:
                 continue
             logger.info("removing stale download %s", part)
-            report.freed_bytes += _size(part)
+            if os.fstat(fd).st_nlink == 1:  # more links: a stored clip's leftover .part name frees nothing
+                report.freed_bytes += _size(part)
             report.removed_parts.append(part.name)
             if not dry_run:
                 part.unlink()

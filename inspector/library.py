@@ -76,10 +76,13 @@ class Library:
         return self.final_dir(watcher, clip_id) / f"{clip_id}.mp4"
 
     def store(self, watcher: str, part: Path, clip_id: str, manifest_raw: bytes, got: tuple[int, str]) -> Path:
-        """Durably move a verified download (``got`` = its size and sha256) into place, never over
-        another file, then write its manifest beside it. If the place is taken by the same bytes,
-        the download is dropped and the stored clip kept (a no-op); by different bytes,
-        :class:`ClipConflict` is raised and ``part`` is left where it is."""
+        """Durably give a verified download (``got`` = its size and sha256) its place, never over
+        another file, and write its manifest beside it. If the place is taken by the same bytes,
+        the stored clip is kept (a no-op); by different bytes, :class:`ClipConflict` is raised.
+
+        ``part`` keeps its name (a second link to the clip) until the caller, who holds its lock,
+        has updated the catalog and acknowledged the clip and then removes it: a second inspector
+        that opens the ``.part`` meanwhile finds it locked, not a fresh file it could lock."""
         target = self.final(watcher, clip_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         fsync_file(part)
@@ -89,12 +92,9 @@ class Library:
             stored = sha256_file(target)
             if stored != got:
                 raise ClipConflict(target, *stored) from None
-            part.unlink()
             self.ensure_manifest(target, manifest_raw)
             return target
         fsync_dir(target.parent)
-        part.unlink(missing_ok=True)  # after a link: the clip is safe under its name first
-        fsync_dir(part.parent)
         atomic_write_bytes(target.with_suffix(".json"), manifest_raw)
         return target
 
@@ -110,7 +110,7 @@ class Library:
         stem.parent.mkdir(parents=True, exist_ok=True)
         clip = stem.with_name(stem.name + ".mp4")
         if part is not None and part.exists():
-            os.replace(part, clip)
+            _link_over(part, clip)  # part keeps its name until its lock holder is done (see store)
         atomic_write_bytes(stem.with_name(stem.name + ".json"), manifest_raw)
         atomic_write_bytes(stem.with_name(stem.name + ".reason.txt"), (reason + "\n").encode())
         return clip
@@ -141,7 +141,8 @@ _AT_FDCWD = -100
 def _place_noreplace(src: Path, dst: Path) -> None:
     """Give ``src`` the name ``dst`` unless ``dst`` exists (FileExistsError). A hard link where the
     filesystem has them (``src`` keeps its name until the caller unlinks it), else Linux's
-    renameat2(RENAME_NOREPLACE). Never ``os.replace``: that would silently replace a stored clip."""
+    renameat2(RENAME_NOREPLACE) (``src``'s name is then gone at once, and a second inspector may
+    catalog the clip too: still stored once). Never ``os.replace``: it would replace a stored clip."""
     try:
         os.link(src, dst)
         return
@@ -155,6 +156,22 @@ def _place_noreplace(src: Path, dst: Path) -> None:
     if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), str(dst))
+
+
+def _link_over(src: Path, dst: Path) -> None:
+    """Give ``src``'s file the name ``dst`` too, replacing ``dst`` (a hard link moved into place);
+    a plain rename where the filesystem has no hard links."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        os.replace(src, dst)
+    else:
+        os.replace(tmp, dst)
+    fsync_dir(dst.parent)
 
 
 def _check_watcher(watcher: str) -> None:

@@ -8,7 +8,9 @@ acknowledged (or given up), so a second process never writes into a download in 
 
 A lock on a file that was unlinked meanwhile (stored by its owner, or removed by cleanup) locks
 nothing: after taking the flock we check that the path still names the inode we hold, and open
-again if not. Cleanup does the same check before it removes a stale ``.part``.
+again if not. Cleanup does the same check before it removes a stale ``.part``. The owner keeps
+the ``.part`` name (a hard link to the stored clip) until it is done, then removes it; a ``.part``
+with more than one link is therefore a stored clip whose owner died, and is never written through.
 """
 
 from __future__ import annotations
@@ -41,9 +43,16 @@ class PartLock:
             except BaseException:
                 os.close(fd)
                 raise
-            if same_file(fd, path):
-                return cls(path, fd)
-            os.close(fd)  # the path was unlinked or replaced after we opened it: try the new one
+            if not same_file(fd, path):
+                os.close(fd)  # the path was unlinked or replaced after we opened it: try the new one
+                continue
+            if os.fstat(fd).st_nlink > 1:
+                # also a stored clip (its owner died between placing it and removing the .part):
+                # drop this name, never write through it, and start from a fresh file
+                path.unlink()
+                os.close(fd)
+                continue
+            return cls(path, fd)
         return None
 
     def size(self) -> int:

@@ -210,8 +210,8 @@ class Puller:
         row = self.catalog.get(self.name, clip_id)  # again: another process may have finished it meanwhile
         if row is not None and row.state in DONE_STATES:
             if _same(row, m):
-                lock.discard()
-                return self._ack_done(clip_id, stats)
+                self._ack_done(clip_id, stats)
+                return lock.discard()
             return self._conflict(lock, m, raw, Path(row.local_path or self.library.final(self.name, clip_id)),
                                   (row.size or 0, row.sha256 or ""), stats)
         if row is not None and row.state == "quarantined":
@@ -223,8 +223,8 @@ class Puller:
             self._adopt(final, got, m, raw)
             if got != (m.size, m.sha256):
                 return self._conflict(lock, m, raw, final, got, stats)
-            lock.discard()
-            return self._stored(clip_id, final, m.size, stats)
+            self._stored(clip_id, final, m.size, stats)
+            return lock.discard()
         self.catalog.begin_download(self.name, clip_id, m.camera, m.size, m.sha256, m.started_at, m.ended_at)
         while True:
             got = self._fetch(lock, m, stats)
@@ -239,7 +239,7 @@ class Puller:
                 self.catalog.mark_quarantined(self.name, clip_id, reason, str(where))
                 logger.error("[%s] quarantined %s: %s", self.name, clip_id, reason)
                 stats.quarantined.append(clip_id)
-                return
+                return lock.discard()
             logger.warning("[%s] %s: %s; downloading it again", self.name, clip_id, reason)
             lock.truncate(0)
         try:
@@ -250,6 +250,7 @@ class Puller:
         except OSError as e:
             raise _local_error(e, clip_id) from e
         self._stored(clip_id, final, m.size, stats)
+        lock.discard()  # only now: until the catalog and the watcher know, the .part stays ours
 
     def _stored(self, clip_id: str, final: Path, size: int, stats: PullStats) -> None:
         self.catalog.mark_stored(self.name, clip_id, str(final))
@@ -299,6 +300,7 @@ class Puller:
                   + ("" if got == (m.size, m.sha256) else f" (its manifest says sha256 {m.sha256})")
                   + "; kept here, the stored clip and the watcher's copy left alone")
         where = self.library.quarantine(self.name, clip_id, lock.path, raw, reason, conflict_sha256=m.sha256)
+        lock.discard()
         logger.error("[%s] quarantined %s as %s: %s", self.name, clip_id, where.name, reason)
         stats.quarantined.append(clip_id)
         stats.conflicts.append(clip_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import socket
+from collections import deque
 from collections.abc import Iterator
 
 import paramiko
@@ -27,6 +28,7 @@ from inspector.sftp_names import parse_name_reply
 logger = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32 * 1024  # paramiko's per-request maximum
+READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
 _ERRORS = (OSError, EOFError, paramiko.SSHException)
 
 
@@ -114,9 +116,12 @@ class SftpStore:
         return posixpath.join(self.dir, check_name(name))
 
     def list(self) -> Iterator[RemoteEntry]:
-        """READDIR batches parsed one at a time (inspector.sftp_names says why not paramiko's
-        listdir_*); each request is under the channel timeout; the handle is closed however the
-        iteration ends (on an error the connection is left to be dropped instead)."""
+        """READDIR replies parsed one batch at a time (inspector.sftp_names says why not paramiko's
+        listdir_*), with READDIR_AHEAD requests in flight so a long listing over a slow link is not
+        one round trip per ~100 names. Replies are read in request order, which is how OpenSSH
+        answers; a server that reordered them would make a read wait for a reply paramiko already
+        dropped, which the channel timeout ends as a RemoteError. The handle is closed however the
+        iteration ends (after an error the connection is left to be dropped instead)."""
         sftp = self.sftp
         try:
             t, msg = sftp._request(CMD_OPENDIR, self.dir)
@@ -125,13 +130,20 @@ class SftpStore:
             handle = msg.get_binary()
         except _ERRORS as e:
             raise RemoteError(f"cannot list {self.dir}: {e}") from e
-        healthy = True
+        inflight: deque[int] = deque()
+        healthy, at_end = True, False
         try:
             while True:
                 try:
-                    t, msg = sftp._request(CMD_READDIR, handle)
-                except EOFError:
-                    return  # SSH_FX_EOF: the end of the directory
+                    while not at_end and len(inflight) < READDIR_AHEAD:
+                        inflight.append(sftp._async_request(type(None), CMD_READDIR, handle))
+                    if not inflight:
+                        return
+                    try:
+                        t, msg = sftp._read_response(inflight.popleft())
+                    except EOFError:  # SSH_FX_EOF: the end of the directory (later requests say so too)
+                        at_end = True
+                        continue
                 except _ERRORS as e:
                     healthy = False
                     raise RemoteError(f"cannot list {self.dir}: {e}") from e
@@ -145,6 +157,11 @@ class SftpStore:
         finally:
             if healthy:
                 try:
+                    for num in inflight:  # already on their way: collect them before closing the handle
+                        try:
+                            sftp._read_response(num)
+                        except EOFError:
+                            pass
                     sftp._request(CMD_CLOSE, handle)
                 except _ERRORS:
                     pass

@@ -26,58 +26,57 @@ FLAG_ACMODTIME = 0x8
 FLAG_EXTENDED = 0x80000000
 _MIN_ENTRY = 12  # two empty strings and the flags
 _MIN_EXTENDED_PAIR = 8
-
-
-class _Cursor:
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-        self.pos = 0
-
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-    def take(self, n: int) -> memoryview:
-        if n > self.left():
-            raise ValueError(f"truncated: needs {n} bytes at offset {self.pos}, {self.left()} left")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u32(self) -> int:
-        return int(struct.unpack(">I", self.take(4))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack(">Q", self.take(8))[0])
-
-    def string(self) -> memoryview:
-        return self.take(self.u32())
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
 
 
 def parse_name_reply(data: bytes) -> list[RemoteEntry]:
-    """The entries of one NAME reply (after its request id), without ``.`` and ``..``."""
-    c = _Cursor(data)
-    count = c.u32()
-    if count > c.left() // _MIN_ENTRY:
-        raise ValueError(f"claims {count} names in {c.left()} bytes")
-    out = []
-    for _ in range(count):
-        name = bytes(c.string()).decode("utf-8", "surrogateescape")
-        c.string()  # longname: ls -l text, unused
-        flags = c.u32()
-        size = c.u64() if flags & FLAG_SIZE else 0
-        if flags & FLAG_UIDGID:
-            c.take(8)
-        mode = c.u32() if flags & FLAG_PERMISSIONS else 0
-        mtime = 0
-        if flags & FLAG_ACMODTIME:
-            c.u32()
-            mtime = c.u32()
-        if flags & FLAG_EXTENDED:
-            n = c.u32()
-            if n > c.left() // _MIN_EXTENDED_PAIR:
-                raise ValueError(f"claims {n} extended attributes in {c.left()} bytes")
-            for _ in range(2 * n):
-                c.string()
-        if name not in (".", ".."):
-            out.append(RemoteEntry(name, size, float(mtime), kind_of(mode)))
-    return out
+    """The entries of one NAME reply (after its request id), without ``.`` and ``..``.
+
+    Written flat, offsets in locals: a 200,000-name directory is 2,000 of these replies, and this
+    runs once per name. ``unpack_from`` refuses to read past the end (struct.error); string
+    lengths are checked by hand."""
+    u32, u64 = _U32.unpack_from, _U64.unpack_from
+    end = len(data)
+    try:
+        (count,) = u32(data, 0)
+        pos = 4
+        if count > (end - pos) // _MIN_ENTRY:
+            raise ValueError(f"claims {count} names in {end - pos} bytes")
+        out = []
+        for _ in range(count):
+            (name_len,) = u32(data, pos)
+            name_at = pos + 4
+            pos = name_at + name_len
+            (n,) = u32(data, pos)  # longname (ls -l text): unused
+            pos += 4 + n
+            (flags,) = u32(data, pos)
+            pos += 4
+            size = mode = mtime = 0
+            if flags & FLAG_SIZE:
+                (size,) = u64(data, pos)
+                pos += 8
+            if flags & FLAG_UIDGID:
+                pos += 8
+            if flags & FLAG_PERMISSIONS:
+                (mode,) = u32(data, pos)
+                pos += 4
+            if flags & FLAG_ACMODTIME:
+                (mtime,) = u32(data, pos + 4)
+                pos += 8
+            if flags & FLAG_EXTENDED:
+                (n,) = u32(data, pos)
+                pos += 4
+                if n > (end - pos) // _MIN_EXTENDED_PAIR:
+                    raise ValueError(f"claims {n} extended attributes in {end - pos} bytes")
+                for _ in range(2 * n):
+                    (k,) = u32(data, pos)
+                    pos += 4 + k
+            if pos > end:
+                raise ValueError(f"truncated entry: needs {pos} bytes, has {end}")
+            name = data[name_at:name_at + name_len]
+            if name not in (b".", b".."):
+                out.append(RemoteEntry(name.decode("utf-8", "surrogateescape"), size, float(mtime), kind_of(mode)))
+        return out
+    except struct.error as e:
+        raise ValueError(f"truncated reply: {e}") from None

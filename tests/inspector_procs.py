@@ -1,13 +1,15 @@
 """Helpers for the inspector's storage tests: configs with settings, a watcher reached through a
 slow link (tests/netproxy.py), and real ``python -m inspector pull`` processes whose log lines we
-follow and whose peak memory we read from the kernel (wait4's rusage), never guess."""
+follow and whose peak memory we read from the kernel (wait4's rusage, see _LAUNCHER), never guess."""
 
 from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,15 +49,18 @@ class Pull:
     wall_s: float = 0.0
     _started: float = 0.0
     _threads: list[threading.Thread] = field(default_factory=list)
+    _rss_file: Path = Path()
 
     @classmethod
     def start(cls, config: Path, *args: str) -> Pull:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(config),
-                                 *args], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        fd, rss_file = tempfile.mkstemp(prefix="pull-rss-")
+        os.close(fd)
+        cmd = [sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(config), *args]
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, rss_file, *cmd], cwd=ROOT, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         LIVE.append(proc)
-        p = cls(proc, _started=time.monotonic())
+        p = cls(proc, _started=time.monotonic(), _rss_file=Path(rss_file))
         p._threads = [threading.Thread(target=p._read_err, daemon=True),
                       threading.Thread(target=p._read_out, daemon=True)]
         for t in p._threads:
@@ -76,7 +81,7 @@ class Pull:
         try:
             line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the launcher and the pull it started
             raise AssertionError(f"no line before the deadline; log tail: {self.log[-10:]}") from None
         if line is None:
             self.lines.put(None)  # later readers see the end too
@@ -93,15 +98,14 @@ class Pull:
         raise AssertionError(f"process ended first; log tail: {self.log[-15:]}")
 
     def finish(self, timeout: float = 300.0) -> Pull:
-        """Read the log to its end, then reap the process ourselves: wait4 gives this child's own
-        peak RSS (RUSAGE_CHILDREN would mix in every child this test run ever waited for)."""
+        """Read the log to its end, wait for the exit, and read the pull's peak RSS as its launcher saw it."""
         deadline = time.monotonic() + timeout
         while self._next(deadline) is not None:
             pass
-        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.returncode = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         self.wall_s = time.monotonic() - self._started
-        self.returncode = self.proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
-        self.maxrss_kib = usage.ru_maxrss
+        self.maxrss_kib = int(self._rss_file.read_text() or 0)
+        self._rss_file.unlink()
         for t in self._threads:
             t.join(timeout=30)
         return self
@@ -109,6 +113,19 @@ class Pull:
     @property
     def stderr(self) -> str:
         return "\n".join(self.log)
+
+
+# A child's ru_maxrss counts the address space it was forked from (the kernel records the old mm's
+# high-water mark at exec), so a pull started straight from pytest would report pytest's size. A
+# small launcher starts the pull, reaps it with wait4 and writes that child's own peak RSS (KiB).
+_LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def pull(config: Path, *args: str, timeout: float = 300.0) -> Pull:

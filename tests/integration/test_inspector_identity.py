@@ -128,6 +128,27 @@ def test_a_stored_but_uncataloged_clip_keeps_its_own_sha_when_other_bytes_arrive
     assert (remote / f"{cid}.mp4").exists() and sha256_file(remote / f"{cid}.mp4")[1] == second.sha256
 
 
+def test_a_leftover_part_linked_to_a_stored_clip_is_never_written_through(tmp_path: Path, sshd) -> None:
+    """An inspector killed between placing a clip and removing its .part leaves the .part as a
+    second name of the stored clip. Reusing it for another download would truncate the stored
+    clip; it must be dropped instead."""
+    remote = tmp_path / "pi" / "recorded_clips"
+    remote.mkdir(parents=True)
+    cid = IDS[2]
+    first = big_clip(remote, cid, 400_000, seed=5)
+    library = tmp_path / "library"
+    cfg = write_config_with(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote, after_transfer="delete")])
+    assert pull(cfg).returncode == 0
+    lib = Library(library)
+    final, part = lib.final("pi1", cid), lib.part("pi1", cid)
+    os.link(final, part)  # what the killed inspector left
+    big_clip(remote, cid, 400_000, seed=6)  # other bytes under the same id: downloaded into a .part
+    r = pull(cfg)
+    assert r.returncode == 0 and "quarantined 1" in r.stdout, r.stderr[-3000:]
+    assert sha256_file(final) == (first.size, first.sha256), "the stored clip was written through its .part"
+    assert not part.exists()
+
+
 def test_store_never_replaces_a_file(tmp_path: Path) -> None:
     lib = Library(tmp_path / "library")
     lib.create()
@@ -135,9 +156,11 @@ def test_store_never_replaces_a_file(tmp_path: Path) -> None:
     part = lib.part("pi1", cid)
     part.write_bytes(b"a" * 1000)
     final = lib.store("pi1", part, cid, b"{}", sha256_file(part))
-    assert final.read_bytes() == b"a" * 1000 and not part.exists()
+    assert final.read_bytes() == b"a" * 1000 and os.path.samefile(part, final)  # the caller removes the .part
+    part.unlink()
     part.write_bytes(b"a" * 1000)  # the same bytes again: a no-op
-    assert lib.store("pi1", part, cid, b"{}", sha256_file(part)) == final and not part.exists()
+    assert lib.store("pi1", part, cid, b"{}", sha256_file(part)) == final and not os.path.samefile(part, final)
+    part.unlink()
     part.write_bytes(b"b" * 1000)  # different bytes: refused, both kept
     with pytest.raises(ClipConflict) as e:
         lib.store("pi1", part, cid, b"{}", sha256_file(part))
