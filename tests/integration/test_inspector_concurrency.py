@@ -49,7 +49,8 @@ def test_two_concurrent_pulls_store_each_clip_once(tmp_path: Path, sshd) -> None
     cat = Catalog(library / "catalog.sqlite3")
     rows = cat.rows()
     cat.close()
-    assert sorted((r.clip_id, r.state, r.sha256) for r in rows) == sorted((c, "acked", m.sha256) for c, m in made.items())
+    want = sorted((c, "acked", m.sha256) for c, m in made.items())
+    assert sorted((r.clip_id, r.state, r.sha256) for r in rows) == want, "one catalog row each"
     assert not list(remote.iterdir())
     archived = tree_files(tmp_path / "pi" / "transferred")
     assert archived == {f"{c}.{e}" for c in made for e in ("mp4", "json")}, "acknowledged (archived) once each"
