@@ -18,8 +18,8 @@ same size and sha256, is acknowledged (a no-op); with different bytes, the new d
 in quarantine beside a reason naming the stored clip, and the stored clip, its catalog row and
 the watcher's copy are left alone (see :meth:`Puller._conflict`).
 
-Threads: a Puller and its catalog connection and store belong to one watcher thread; the only
-thing it shares is ``library.space`` (its own lock).
+Threads: a Puller and its catalog connection and store belong to one watcher thread; it shares
+``library.space`` (its own lock) and its watcher's log memory (:mod:`inspector.pullstats`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspector.catalog import DONE_STATES, Catalog, ClipRow
@@ -37,6 +35,7 @@ from inspector.config import WatcherEntry
 from inspector.library import ClipConflict, Library
 from inspector.listing import Candidate, Listing, scan
 from inspector.partlock import PartLock
+from inspector.pullstats import PullStats, reported_for
 from inspector.remote import RemoteEntry, RemoteError, RemoteStore
 from inspector.space import Reservation
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
@@ -48,53 +47,13 @@ MAX_SHA_ATTEMPTS = 2
 MAX_CLIPS_PER_PASS = 1000  # clips handled per pass; the rest next pass
 MAX_NAMES_PER_LISTING = 5_000_000
 LISTING_DEADLINE_S = 300.0
-MAX_SKIP_NAMES = 256  # names kept in PullStats.skipped; the count goes on
-MAX_REPORTED = 4096  # (name, reason) pairs remembered so a problem is logged once, not every poll
 
 
 class LocalStorageError(OSError):
     """The library cannot take the clip (disk full, permissions): nothing is removed remotely."""
 
 
-@dataclass
-class PullStats:
-    watcher: str
-    stored: list[str] = field(default_factory=list)
-    acked: list[str] = field(default_factory=list)
-    quarantined: list[str] = field(default_factory=list)  # sha256 mismatches and conflicts
-    conflicts: list[str] = field(default_factory=list)  # ids re-sent with other bytes than the stored clip's
-    refused: list[str] = field(default_factory=list)  # too big for max_clip_mb or the free space: next pass
-    skipped: dict[str, str] = field(default_factory=dict)  # name -> reason (the first MAX_SKIP_NAMES)
-    skipped_count: int = 0  # every name skipped this pass
-    deferred: int = 0  # clips left for the next pass (max_clips_per_pass)
-    bytes_transferred: int = 0
-    error: str | None = None
-
-    def skip(self, name: str, reason: str) -> None:
-        self.skipped_count += 1
-        if len(self.skipped) < MAX_SKIP_NAMES:
-            self.skipped[name] = reason
-
-
 Progress = Callable[[str, str, int, int], None]  # (watcher, clip id, bytes done, total)
-
-
-class _Recent:
-    """A set that forgets its oldest members beyond ``cap``: what was already logged, in bounded memory."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self._items: OrderedDict[tuple[str, str], None] = OrderedDict()
-
-    def add(self, item: tuple[str, str]) -> bool:
-        """Add ``item``; True if it was not there."""
-        if item in self._items:
-            self._items.move_to_end(item)
-            return False
-        self._items[item] = None
-        if len(self._items) > self.cap:
-            self._items.popitem(last=False)
-        return True
 
 
 class Puller:
@@ -110,12 +69,11 @@ class Puller:
         self.progress = progress
         self.stop = stop or threading.Event()
         self.max_clips_per_pass = max_clips_per_pass
-        self._reported = _Recent(MAX_REPORTED)
-        self._last_summary: tuple[tuple[str, int], ...] = ()
+        self._reported = reported_for(entry.name)
 
     def _skip(self, stats: PullStats, name: str, reason: str, *, level: int = logging.WARNING) -> None:
         stats.skip(name, reason)
-        if self._reported.add((name, reason)):  # one line per problem, not one per poll
+        if self._reported.pairs.add((name, reason)):  # one line per problem, not one per poll
             logger.log(level, "[%s] skipping %r: %s", self.name, name, reason)
 
     def pull_once(self) -> PullStats:
@@ -147,8 +105,8 @@ class Puller:
             logger.warning("[%s] %s", self.name, listing.stopped)
         if listing.skipped:
             signature = tuple(sorted(listing.skipped.items()))
-            level = logging.WARNING if signature != self._last_summary else logging.DEBUG
-            self._last_summary = signature
+            level = logging.WARNING if signature != self._reported.last_summary else logging.DEBUG
+            self._reported.last_summary = signature
             logger.log(level, "[%s] %s", self.name, listing.summary())
 
     def _pull_one(self, cand: Candidate, stats: PullStats) -> None:
@@ -173,6 +131,10 @@ class Puller:
         if row is not None and row.state in DONE_STATES and _same(row, manifest):
             # delivered before: the same bytes again (or a manifest an interrupted ack left): a no-op
             return self._ack_done(clip_id, stats)
+        if row is not None and row.state in DONE_STATES:
+            known = self.library.conflict_reason(self.name, clip_id, manifest.sha256)
+            if known is not None:  # other bytes under a delivered id, already kept: nothing to fetch
+                return self._skip(stats, mp4_name, f"already quarantined: {known}")
         problem = self._check_clip_entry(cand.clip, manifest)
         if problem:
             return self._skip(stats, *problem)
