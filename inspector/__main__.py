@@ -188,7 +188,7 @@ def _pull(cfg: InspectorConfig, args: argparse.Namespace, stop: threading.Event)
     for r in results:
         for s in r.stats:
             print(f"{r.name}: stored {len(s.stored)}, acknowledged {len(s.acked)}, quarantined "
-                  f"{len(s.quarantined)}, skipped {len(s.skipped)}, {s.bytes_transferred} bytes")
+                  f"{len(s.quarantined)}, skipped {s.skipped_count}, {s.bytes_transferred} bytes")
         if r.error:
             print(f"{r.name}: FAILED: {r.error}")
         elif r.interrupted:

@@ -1,7 +1,8 @@
 """``python -m inspector cleanup``: stale downloads, old quarantine, and optional library retention.
 
 A ``.part`` download is removed only when no inspector holds its flock (a live download holds
-it) and it is older than ``stale_part_hours`` (a younger one is kept so the next pull resumes
+it, see :mod:`inspector.partlock`), the path still names the file we locked, and it is older than
+``stale_part_hours`` (a younger one is kept so the next pull resumes
 it). Library retention removes the clip's files (analysis and thumbnails, manifest, then the
 clip) and then its catalog row, so an interrupted pass is finished by the next one. Quarantined
 files are removed after ``quarantine_days`` but their catalog rows stay, so the same bad clip is
@@ -22,6 +23,7 @@ from pathlib import Path
 from inspector.catalog import DONE_STATES, Catalog
 from inspector.config import InspectorConfig
 from inspector.library import Library
+from inspector.partlock import same_file
 from shared.naming import InvalidClipId, parse_clip_id
 
 logger = logging.getLogger(__name__)
@@ -67,10 +69,13 @@ def cleanup_library(cfg: InspectorConfig, *, dry_run: bool = False, now: float |
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live download
+            if not same_file(fd, part):
+                continue  # stored (or replaced by a new download) since we opened it: not what we locked
             if now - os.fstat(fd).st_mtime < s.stale_part_hours * 3600:
                 continue
             logger.info("removing stale download %s", part)
-            report.freed_bytes += _size(part)
+            if os.fstat(fd).st_nlink == 1:  # more links: a stored clip's leftover .part name frees nothing
+                report.freed_bytes += _size(part)
             report.removed_parts.append(part.name)
             if not dry_run:
                 part.unlink()

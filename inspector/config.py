@@ -5,6 +5,8 @@
     max_backoff_s = 300                # a failing watcher is retried after 1, 2, 4, ... s, at most this
     min_transfer_kbytes_s = 16         # a clip slower than this (after transfer_grace_s) is abandoned,
     transfer_grace_s = 20              # its .part kept to resume
+    max_clip_mb = 4096                 # a bigger clip is refused before download (asked again next pass)
+    reserve_free_mb = 1024             # a clip that would leave less free space is refused before download
 
     [[watcher]]                        # one table per Pi
     name = "frontdoor"
@@ -68,6 +70,11 @@ class InspectorSettings:
                                                  "abandoned, its .part kept to resume next time"})
     transfer_grace_s: float = field(default=20.0, metadata={"min": 0.0, "max": 3600.0,
                                     "help": "seconds a clip's transfer may lag the floor before it counts"})
+    # storage limits (inspector.space): checked before each download
+    max_clip_mb: float = field(default=4096.0, metadata={"min": 0.001, "max": 1_048_576.0,
+                               "help": "a clip larger than this is refused before download"})
+    reserve_free_mb: float = field(default=1024.0, metadata={"min": 0.0, "max": 1_048_576.0,
+                                   "help": "free space the library keeps; a clip that does not fit is refused"})
 
 
 @dataclass(frozen=True)

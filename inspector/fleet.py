@@ -144,7 +144,7 @@ def _join_all(threads: list[threading.Thread], seconds: float) -> None:
 
 
 def _prepare(cfg: InspectorConfig) -> Library:
-    library = Library(cfg.library)
+    library = Library.for_config(cfg)  # one per process: its watcher threads share the disk reservation
     library.create()
     Catalog(library.catalog_path).close()  # create the schema once, before the threads race to
     return library

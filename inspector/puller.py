@@ -1,53 +1,56 @@
 """Pull every finished clip from one watcher: verified, resumable, exactly once.
 
-For each ``<id>.json`` in the watcher's recorded_clips/ whose id parses: read the manifest
-(size-capped, schema-checked), check the ``.mp4`` is a regular file of the manifest's size,
-download it to ``incoming/<watcher>/<id>.mp4.part`` (resuming by offset), check it did not
-change meanwhile, verify size and sha256, fsync, move it into the library with its manifest,
-mark it ``stored`` in the catalog, and only then archive or delete it on the watcher
-(the clip first, then the manifest; see :meth:`Puller._ack`).
-Anything off is skipped with one log line and counted; a sha256 mismatch is retried once,
-then quarantined and the remote left alone.
+A pass lists the watcher's recorded_clips/ as a stream and keeps only candidate clips
+(:mod:`inspector.listing`: bounded memory, one summary line for the junk), then takes at most
+``max_clips_per_pass`` of them, oldest ids first. For each ``<id>.json``: read the manifest
+(size-capped, schema-checked), check the ``.mp4`` is a regular file of the manifest's size and
+that the library can take it (:mod:`inspector.space`), take the clip's lock
+(:mod:`inspector.partlock`) and, holding it: download to ``incoming/<watcher>/<id>.mp4.part``
+(resuming by offset), check the clip did not change meanwhile, verify size and sha256, fsync,
+place it in the library without replacing anything, mark it ``stored`` in the catalog, and only
+then archive or delete it on the watcher (the clip first, then the manifest; see
+:meth:`Puller._ack`).
+
+Anything off is skipped with a reason and counted; a sha256 mismatch is retried once, then
+quarantined and the remote left alone. A clip locked by another inspector process is skipped
+for this pass (it is that process's). An id this watcher already delivered, sent again with the
+same size and sha256, is acknowledged (a no-op); with different bytes, the new download is kept
+in quarantine beside a reason naming the stored clip, and the stored clip, its catalog row and
+the watcher's copy are left alone (see :meth:`Puller._conflict`).
+
+Threads: a Puller and its catalog connection and store belong to one watcher thread; it shares
+``library.space`` (its own lock) and its watcher's log memory (:mod:`inspector.pullstats`).
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from inspector.catalog import DONE_STATES, Catalog
+from inspector.catalog import DONE_STATES, Catalog, ClipRow
 from inspector.config import WatcherEntry
-from inspector.library import Library
-from inspector.remote import ClipAbandoned, RemoteError, RemoteStore
+from inspector.library import ClipConflict, Library
+from inspector.listing import Candidate, Listing, scan
+from inspector.partlock import PartLock
+from inspector.pullstats import PullStats, reported_for
+from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, RemoteStore
+from inspector.space import Reservation
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
-from shared.naming import InvalidClipId, parse_clip_id
 
 logger = logging.getLogger(__name__)
 
 WINDOW = 4 * 1024 * 1024
 MAX_SHA_ATTEMPTS = 2
+MAX_CLIPS_PER_PASS = 1000  # clips handled per pass; the rest next pass
+MAX_NAMES_PER_LISTING = 5_000_000
+LISTING_DEADLINE_S = 300.0
 
 
 class LocalStorageError(OSError):
     """The library cannot take the clip (disk full, permissions): nothing is removed remotely."""
-
-
-@dataclass
-class PullStats:
-    watcher: str
-    stored: list[str] = field(default_factory=list)
-    acked: list[str] = field(default_factory=list)
-    quarantined: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # name -> reason
-    bytes_transferred: int = 0
-    error: str | None = None
 
 
 Progress = Callable[[str, str, int, int], None]  # (watcher, clip id, bytes done, total)
@@ -56,7 +59,7 @@ Progress = Callable[[str, str, int, int], None]  # (watcher, clip id, bytes done
 class Puller:
     def __init__(self, entry: WatcherEntry, library: Library, catalog: Catalog, store: RemoteStore, *,
                  window: int = WINDOW, progress: Progress | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, max_clips_per_pass: int = MAX_CLIPS_PER_PASS) -> None:
         self.entry = entry
         self.name = entry.name
         self.library = library
@@ -65,49 +68,55 @@ class Puller:
         self.window = window
         self.progress = progress
         self.stop = stop or threading.Event()
-        self._reported: set[tuple[str, str]] = set()
+        self.max_clips_per_pass = max_clips_per_pass
+        self._reported = reported_for(entry.name)
 
-    def _skip(self, stats: PullStats, name: str, reason: str) -> None:
-        stats.skipped[name] = reason
-        if (name, reason) not in self._reported:  # one line per problem, not one per poll
-            self._reported.add((name, reason))
-            logger.warning("[%s] skipping %r: %s", self.name, name, reason)
+    def _skip(self, stats: PullStats, name: str, reason: str, *, level: int = logging.WARNING) -> None:
+        stats.skip(name, reason)
+        if self._reported.pairs.add((name, reason)):  # one line per problem, not one per poll
+            logger.log(level, "[%s] skipping %r: %s", self.name, name, reason)
 
     def pull_once(self) -> PullStats:
         """One pass over the watcher's directory. RemoteError and LocalStorageError propagate."""
         stats = PullStats(self.name)
-        entries = {e.name: e for e in self.store.list()}
-        clip_ids = []
-        for name, e in sorted(entries.items()):
-            stem, dot, ext = name.rpartition(".")
-            if ext not in ("json", "mp4") or not dot:
-                self._skip(stats, name, "not a clip or manifest name")
-                continue
-            try:
-                parse_clip_id(stem)
-            except InvalidClipId:
-                self._skip(stats, name, "name does not parse as a clip id")
-                continue
-            if ext == "json":
-                clip_ids.append(stem)
-            # an .mp4 without its manifest is not finished (or is being salvaged): not ours to judge
-        for clip_id in clip_ids:
+        listing = scan(self.store.list(), max_ids=4 * self.max_clips_per_pass, max_names=MAX_NAMES_PER_LISTING,
+                       deadline_s=LISTING_DEADLINE_S)
+        self._report_listing(listing, stats)
+        todo = listing.candidates[:self.max_clips_per_pass]
+        stats.deferred = len(listing.candidates) - len(todo)
+        if stats.deferred or listing.names_left_out:
+            logger.info("[%s] %d clips this pass; %d more (and %d names past the listing cap) next pass",
+                        self.name, len(todo), stats.deferred, listing.names_left_out)
+        for cand in todo:
             if self.stop.is_set():
                 break
-            self._pull_one(clip_id, entries, stats)
-        self.catalog.add_skipped(self.name, len(stats.skipped))
+            self._pull_one(cand, stats)
+        self.catalog.add_skipped(self.name, stats.skipped_count)
         return stats
 
-    def _pull_one(self, clip_id: str, entries: dict, stats: PullStats) -> None:
+    def _report_listing(self, listing: Listing, stats: PullStats) -> None:
+        """Skipped names become one summary line per pass: a warning when the picture changed since
+        the last pass, debug when it is the same junk again."""
+        for reason, names in listing.examples.items():
+            for name in names:
+                stats.skip(name, reason)
+        stats.skipped_count += sum(listing.skipped.values()) - sum(len(x) for x in listing.examples.values())
+        if listing.stopped:
+            logger.warning("[%s] %s", self.name, listing.stopped)
+        if listing.skipped:
+            signature = tuple(sorted(listing.skipped.items()))
+            level = logging.WARNING if signature != self._reported.last_summary else logging.DEBUG
+            self._reported.last_summary = signature
+            logger.log(level, "[%s] %s", self.name, listing.summary())
+
+    def _pull_one(self, cand: Candidate, stats: PullStats) -> None:
+        clip_id = cand.clip_id
         mp4_name, json_name = f"{clip_id}.mp4", f"{clip_id}.json"
         row = self.catalog.get(self.name, clip_id)
-        if row is not None and row.state in DONE_STATES:
-            self._ack(clip_id)
-            stats.acked.append(clip_id)
-            return
         if row is not None and row.state == "quarantined":
             return
-        me = entries[json_name]
+        me = cand.manifest
+        assert me is not None
         if me.kind != "file":
             return self._skip(stats, json_name, f"manifest is a {me.kind}, not a regular file")
         if me.size > MAX_MANIFEST_BYTES:
@@ -115,59 +124,187 @@ class Puller:
         try:
             raw = self._read_manifest(json_name)
             manifest = parse_manifest(raw, expected_id=clip_id)
+        except _Gone:  # another inspector process took it since the listing
+            return self._skip(stats, json_name, "gone since the listing", level=logging.INFO)
         except (InvalidManifest, _Refused) as e:
             return self._skip(stats, json_name, f"bad manifest: {e}")
-        ce = entries.get(mp4_name)
-        if ce is None:
-            return self._skip(stats, json_name, "manifest without its clip")
-        if ce.kind != "file":
-            return self._skip(stats, mp4_name, f"clip is a {ce.kind}, not a regular file")
-        if ce.size != manifest.size:
-            return self._skip(stats, mp4_name, f"size {ce.size} differs from the manifest's {manifest.size}")
-        self.catalog.begin_download(self.name, clip_id, manifest.camera, manifest.size, manifest.sha256,
-                                    manifest.started_at, manifest.ended_at)
+        if row is not None and row.state in DONE_STATES and _same(row, manifest):
+            # delivered before: the same bytes again (or a manifest an interrupted ack left): a no-op
+            return self._ack_done(clip_id, stats)
+        if row is not None and row.state in DONE_STATES:
+            known = self.library.conflict_reason(self.name, clip_id, manifest.sha256)
+            if known is not None:  # other bytes under a delivered id, already kept: nothing to fetch
+                return self._skip(stats, mp4_name, f"already quarantined: {known}")
+        problem = self._check_clip_entry(cand.clip, manifest)
+        if problem:
+            return self._skip(stats, *problem)
+        refused = self.library.space.check_size(manifest.size)
+        if refused:
+            return self._refuse(stats, clip_id, refused)
         try:
-            self.library.final_dir(self.name, clip_id)
-        except ValueError as e:
-            return self._skip(stats, mp4_name, str(e))
+            lock = PartLock.try_acquire(self.library.part(self.name, clip_id))
+        except OSError as e:
+            raise _local_error(e, clip_id) from e
+        if lock is None:
+            return self._skip(stats, mp4_name, "being downloaded by another inspector process; next pass",
+                              level=logging.INFO)
+        try:
+            self._pull_locked(lock, manifest, raw, stats)
+        except (RemoteError, LocalStorageError):
+            raise
+        except OSError as e:
+            raise _local_error(e, clip_id) from e
+        finally:
+            lock.release()
+
+    def _check_clip_entry(self, ce: RemoteEntry | None, m: Manifest) -> tuple[str, str] | None:
+        if ce is None:
+            return f"{m.id}.json", "manifest without its clip"
+        if ce.kind != "file":
+            return ce.name, f"clip is a {ce.kind}, not a regular file"
+        if ce.size != m.size:
+            return ce.name, f"size {ce.size} differs from the manifest's {m.size}"
+        return None
+
+    def _pull_locked(self, lock: PartLock, m: Manifest, raw: bytes, stats: PullStats) -> None:
+        """Everything from here on holds the clip's lock: no other inspector touches this clip."""
+        clip_id = m.id
+        row = self.catalog.get(self.name, clip_id)  # again: another process may have finished it meanwhile
+        if row is not None and row.state in DONE_STATES:
+            if _same(row, m):
+                self._ack_done(clip_id, stats)
+                return lock.discard()
+            return self._conflict(lock, m, raw, Path(row.local_path or self.library.final(self.name, clip_id)),
+                                  (row.size or 0, row.sha256 or ""), stats)
+        if row is not None and row.state == "quarantined":
+            return lock.discard()
         final = self.library.final(self.name, clip_id)
-        if final.exists() and _file_sha(final) == (manifest.size, manifest.sha256):
+        if final.exists():
             # stored before a crash that came before the catalog update
-            self.library.ensure_manifest(final, raw)
-            self.catalog.mark_stored(self.name, clip_id, str(final))
-        else:
-            while True:
-                try:
-                    done = self._download(clip_id, manifest, stats)
-                except ClipAbandoned as e:  # too slow: the .part stays for resuming, the next clip goes on
-                    return self._skip(stats, mp4_name, f"abandoned, will resume: {e}")
-                if done is None:
-                    return self._skip(stats, mp4_name, "changed during transfer; will retry next time")
-                part, got = done
-                if got == (manifest.size, manifest.sha256):
-                    break
-                reason = f"sha256 mismatch: manifest {manifest.sha256}, got {got[1]} ({got[0]} bytes)"
-                attempts = self.catalog.count_attempt(self.name, clip_id, reason)
-                if attempts >= MAX_SHA_ATTEMPTS:
-                    where = self.library.quarantine(self.name, clip_id, part, raw, reason)
-                    self.catalog.mark_quarantined(self.name, clip_id, reason, str(where))
-                    logger.error("[%s] quarantined %s: %s", self.name, clip_id, reason)
-                    stats.quarantined.append(clip_id)
-                    return
-                logger.warning("[%s] %s: %s; downloading it again", self.name, clip_id, reason)
-                part.unlink()
-            try:
-                final = self.library.store(self.name, part, clip_id, raw)
-            except OSError as e:
-                raise _local_error(e, clip_id) from e
-            self.catalog.mark_stored(self.name, clip_id, str(final))
+            got = _file_sha(final)
+            self._adopt(final, got, m, raw)
+            if got != (m.size, m.sha256):
+                return self._conflict(lock, m, raw, final, got, stats)
+            self._stored(clip_id, final, m.size, stats)
+            return lock.discard()
+        self.catalog.begin_download(self.name, clip_id, m.camera, m.size, m.sha256, m.started_at, m.ended_at)
+        while True:
+            got = self._fetch(lock, m, stats)
+            if got is None:
+                return
+            if got == (m.size, m.sha256):
+                break
+            reason = f"sha256 mismatch: manifest {m.sha256}, got {got[1]} ({got[0]} bytes)"
+            attempts = self.catalog.count_attempt(self.name, clip_id, reason)
+            if attempts >= MAX_SHA_ATTEMPTS:
+                where = self.library.quarantine(self.name, clip_id, lock.path, raw, reason)
+                self.catalog.mark_quarantined(self.name, clip_id, reason, str(where))
+                logger.error("[%s] quarantined %s: %s", self.name, clip_id, reason)
+                stats.quarantined.append(clip_id)
+                return lock.discard()
+            logger.warning("[%s] %s: %s; downloading it again", self.name, clip_id, reason)
+            lock.truncate(0)
+        try:
+            final = self.library.store(self.name, lock.path, clip_id, raw, got)
+        except ClipConflict as c:  # only if something outside the inspector's locks placed it
+            self._adopt(c.stored, (c.stored_size, c.stored_sha256), m, raw)
+            return self._conflict(lock, m, raw, c.stored, (c.stored_size, c.stored_sha256), stats, got=got)
+        except OSError as e:
+            raise _local_error(e, clip_id) from e
+        self._stored(clip_id, final, m.size, stats)
+        lock.discard()  # only now: until the catalog and the watcher know, the .part stays ours
+
+    def _stored(self, clip_id: str, final: Path, size: int, stats: PullStats) -> None:
+        self.catalog.mark_stored(self.name, clip_id, str(final))
         stats.stored.append(clip_id)
-        logger.info("[%s] stored %s (%d bytes)", self.name, clip_id, manifest.size)
+        logger.info("[%s] stored %s (%d bytes)", self.name, clip_id, size)
         self._ack(clip_id)
         stats.acked.append(clip_id)
 
+    def _ack_done(self, clip_id: str, stats: PullStats) -> None:
+        self._ack(clip_id)
+        stats.acked.append(clip_id)
+
+    def _adopt(self, final: Path, got: tuple[int, str], m: Manifest, raw: bytes) -> None:
+        """Record a clip found stored but not cataloged, with the stored file's own size and sha256
+        (not the watcher's new manifest's), and give it a manifest if it lacks one."""
+        stored_raw = raw
+        try:
+            stored_raw = final.with_suffix(".json").read_bytes()
+            stored = parse_manifest(stored_raw, expected_id=m.id)
+        except (OSError, InvalidManifest):
+            stored = m
+        if (stored.size, stored.sha256) != got:
+            stored_raw = raw if got == (m.size, m.sha256) else b""
+        self.catalog.begin_download(self.name, m.id, stored.camera, got[0], got[1], stored.started_at, stored.ended_at)
+        if stored_raw:
+            self.library.ensure_manifest(final, stored_raw)
+        self.catalog.mark_stored(self.name, m.id, str(final))
+
+    def _conflict(self, lock: PartLock, m: Manifest, raw: bytes, stored: Path, stored_got: tuple[int, str],
+                  stats: PullStats, *, got: tuple[int, str] | None = None) -> None:
+        """The watcher sent an id it already delivered, with other bytes. Download them (once) into
+        quarantine under a name of their own, with a reason naming the stored clip; leave the stored
+        clip, its catalog row and the watcher's copy alone. Later passes see the quarantined copy and
+        skip it without downloading."""
+        clip_id = m.id
+        known = self.library.conflict_reason(self.name, clip_id, m.sha256)
+        if known is not None:
+            lock.discard()
+            return self._skip(stats, f"{clip_id}.mp4", f"already quarantined: {known}")
+        if got is None:
+            lock.truncate(0)  # whatever the .part holds, it is not a prefix of these bytes we can trust
+            got = self._fetch(lock, m, stats)
+            if got is None:
+                return
+        reason = (f"conflicts with the stored clip {stored} ({stored_got[0]} bytes, sha256 {stored_got[1]}): "
+                  f"watcher {self.name} sent {clip_id} again with {got[0]} bytes, sha256 {got[1]}"
+                  + ("" if got == (m.size, m.sha256) else f" (its manifest says sha256 {m.sha256})")
+                  + "; kept here, the stored clip and the watcher's copy left alone")
+        where = self.library.quarantine(self.name, clip_id, lock.path, raw, reason, conflict_sha256=m.sha256)
+        lock.discard()
+        logger.error("[%s] quarantined %s as %s: %s", self.name, clip_id, where.name, reason)
+        stats.quarantined.append(clip_id)
+        stats.conflicts.append(clip_id)
+        stats.skip(f"{clip_id}.mp4", reason)
+
+    def _refuse(self, stats: PullStats, clip_id: str, reason: str) -> None:
+        """Too big for the library now: skipped and reported (status shows it), asked again next pass."""
+        stats.refused.append(clip_id)
+        self._skip(stats, f"{clip_id}.mp4", reason)
+        self.catalog.watcher_error(self.name, f"{clip_id} refused: {reason}")
+
+    def _fetch(self, lock: PartLock, m: Manifest, stats: PullStats) -> tuple[int, str] | None:
+        """Reserve the space, then download into the locked .part. None (the .part gone) if the
+        library has no room or the clip changed during the transfer: both are tried next pass."""
+        offset = lock.size()
+        if offset > m.size:
+            lock.truncate(0)
+            offset = 0
+        res = self.library.space.reserve(m.size, m.size - offset)
+        if isinstance(res, str):
+            if offset == 0:
+                lock.discard()
+            self._refuse(stats, m.id, res)
+            return None
+        with res:
+            try:
+                got = self._download(lock, m, offset, stats, res)
+            except ClipAbandoned as e:  # too slow: what arrived stays in the .part to resume; the next clip goes on
+                self._skip(stats, f"{m.id}.mp4", f"abandoned, will resume: {e}")
+                return None
+        if got is None:
+            lock.discard()
+            self._skip(stats, f"{m.id}.mp4", "changed during transfer; will retry next time")
+        return got
+
     def _read_manifest(self, name: str) -> bytes:
-        r = self.store.open(name)
+        try:
+            r = self.store.open(name)
+        except RemoteError as e:
+            if isinstance(e.__cause__, FileNotFoundError):
+                raise _Gone(name) from e
+            raise
         try:
             size, _, kind = r.fstat()
             if kind != "file" or size > MAX_MANIFEST_BYTES:
@@ -176,54 +313,42 @@ class Puller:
         finally:
             r.close()
 
-    def _download(self, clip_id: str, m: Manifest, stats: PullStats) -> tuple[Path, tuple[int, str]] | None:
-        """Download (or resume) into the .part file, hashing as it goes (a resumed file's existing
-        bytes are hashed first). Returns (part, (size, sha256)), or None if the remote changed meanwhile."""
-        part = self.library.part(self.name, clip_id)
-        offset = part.stat().st_size if part.exists() else 0
-        if offset > m.size:
-            offset = 0
+    def _download(self, lock: PartLock, m: Manifest, offset: int, stats: PullStats,
+                  res: Reservation) -> tuple[int, str] | None:
+        """Download (or resume from ``offset``) into the locked .part, hashing as it goes (a resumed
+        file's bytes are hashed first). Returns (size, sha256), or None if the remote changed meanwhile."""
+        clip_id = m.id
         r = self.store.open(f"{clip_id}.mp4")
         try:
             size0, mtime0, kind = r.fstat()
             if kind != "file" or size0 != m.size:
-                part.unlink(missing_ok=True)
                 return None
             if offset:
                 logger.info("[%s] resuming %s at %d of %d bytes", self.name, clip_id, offset, m.size)
             try:
-                digest = hashlib.sha256()
-                with open(part, "r+b" if offset else "w+b") as f:
-                    try:  # held while downloading: cleanup never removes a live download
-                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        raise RemoteError(f"{part.name} is being downloaded by another inspector process") from None
-                    f.truncate(offset)
-                    while len(block := f.read(min(1 << 20, offset - f.tell()))):
-                        digest.update(block)
-                    f.seek(offset)
-                    done = offset
-                    for data in r.read_windows(offset, m.size - offset, self.window):
-                        f.write(data)
-                        digest.update(data)
-                        done += len(data)
-                        stats.bytes_transferred += len(data)
-                        logger.debug("[%s] %s: %d/%d bytes", self.name, clip_id, done, m.size)
-                        if self.progress:
-                            self.progress(self.name, clip_id, done, m.size)
-                    f.flush()
-                    os.fsync(f.fileno())
+                lock.truncate(offset)
+                digest = lock.hash_prefix(offset)
+                done = offset
+                for data in r.read_windows(offset, m.size - offset, self.window):
+                    lock.write_at(done, data)
+                    digest.update(data)
+                    done += len(data)
+                    res.wrote(len(data))
+                    stats.bytes_transferred += len(data)
+                    logger.debug("[%s] %s: %d/%d bytes", self.name, clip_id, done, m.size)
+                    if self.progress:
+                        self.progress(self.name, clip_id, done, m.size)
+                lock.fsync()
             except OSError as e:
                 if isinstance(e, RemoteError):
                     raise
                 raise _local_error(e, clip_id) from e
             size1, mtime1, _ = r.fstat()
             if (size1, mtime1) != (size0, mtime0):
-                part.unlink(missing_ok=True)
                 return None
         finally:
             r.close()
-        return part, (done, digest.hexdigest())
+        return done, digest.hexdigest()
 
     def _ack(self, clip_id: str) -> None:
         """Archive or delete the clip on the watcher: the clip first, then its manifest, so the
@@ -239,6 +364,14 @@ class Puller:
 
 class _Refused(Exception):
     pass
+
+
+class _Gone(Exception):
+    pass
+
+
+def _same(row: ClipRow, m: Manifest) -> bool:
+    return (row.size, row.sha256) == (m.size, m.sha256)
 
 
 def _local_error(e: OSError, clip_id: str) -> LocalStorageError:

@@ -51,7 +51,12 @@ class RemoteReader(Protocol):
 
 
 class RemoteStore(Protocol):
-    def list(self) -> list[RemoteEntry]: ...
+    def list(self) -> Iterator[RemoteEntry]:
+        """The directory's entries (lstat: links not followed), streamed: a directory of any size
+        costs bounded memory. A name that is not valid UTF-8 comes decoded with ``surrogateescape``
+        (so it can be told apart and skipped, never raised on). Closing the iterator early ends the
+        listing cleanly."""
+        ...
 
     def open(self, name: str) -> RemoteReader: ...
 
@@ -122,16 +127,26 @@ class LocalStore:
         self.dir = Path(remote_dir)
         self.archive_dir = Path(archive_dir_of(remote_dir))
 
-    def list(self) -> list[RemoteEntry]:
-        out = []
+    def list(self) -> Iterator[RemoteEntry]:
         try:
-            with os.scandir(self.dir) as it:
-                for e in it:
-                    st = e.stat(follow_symlinks=False)
-                    out.append(RemoteEntry(e.name, st.st_size, st.st_mtime, kind_of(st.st_mode)))
+            it = os.scandir(self.dir)  # str path: names come back surrogate-escaped, never undecodable
         except OSError as e:
             raise RemoteError(f"cannot list {self.dir}: {e}") from e
-        return out
+        with it:
+            while True:
+                try:
+                    e = next(it)
+                except StopIteration:
+                    return
+                except OSError as err:
+                    raise RemoteError(f"cannot list {self.dir}: {err}") from err
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # gone since readdir (archived by another inspector, or cleaned up)
+                except OSError as err:
+                    raise RemoteError(f"cannot stat {e.name!r} in {self.dir}: {err}") from err
+                yield RemoteEntry(e.name, st.st_size, st.st_mtime, kind_of(st.st_mode))
 
     def open(self, name: str) -> _LocalReader:
         try:

@@ -35,18 +35,22 @@ import logging
 import posixpath
 import socket
 import threading
+from collections import deque
 from collections.abc import Iterator
 
 import paramiko
+from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
 
 from inspector.config import WatcherEntry
 from inspector.deadlines import DeadlineChannel, RateFloor, cut_after
 from inspector.links import OpenLinks
 from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, archive_dir_of, check_name, kind_of
+from inspector.sftp_names import parse_name_reply
 
 logger = logging.getLogger(__name__)
 
 REQUEST_SIZE = 32 * 1024  # paramiko's per-request maximum
+READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
 _ERRORS = (OSError, EOFError, paramiko.SSHException)
 _SILENT_OR_GONE = (TimeoutError, EOFError, paramiko.SSHException)  # not an error status from the server
 
@@ -234,13 +238,56 @@ class SftpStore:
     def _path(self, name: str) -> str:
         return posixpath.join(self.dir, check_name(name))
 
-    def list(self) -> list[RemoteEntry]:
+    def list(self) -> Iterator[RemoteEntry]:
+        """READDIR replies parsed one batch at a time (inspector.sftp_names says why not paramiko's
+        listdir_*), with READDIR_AHEAD requests in flight so a long listing over a slow link is not
+        one round trip per ~100 names. Replies are read in request order, which is how OpenSSH
+        answers; a server that reordered them would make a read wait for a reply paramiko already
+        dropped, which the channel timeout ends as a RemoteError. The handle is closed however the
+        iteration ends (after an error the connection is left to be dropped instead)."""
+        sftp = self.sftp
         try:
-            attrs = self.sftp.listdir_attr(self.dir)
+            t, msg = sftp._request(CMD_OPENDIR, self.dir)
+            if t != CMD_HANDLE:
+                raise RemoteError(f"cannot list {self.dir}: unexpected reply {t} to OPENDIR")
+            handle = msg.get_binary()
         except _ERRORS as e:
             raise RemoteError(f"cannot list {self.dir}: {e}") from e
-        return [RemoteEntry(a.filename, int(a.st_size or 0), float(a.st_mtime or 0), kind_of(a.st_mode or 0))
-                for a in attrs]
+        inflight: deque[int] = deque()
+        healthy, at_end = True, False
+        try:
+            while True:
+                try:
+                    while not at_end and len(inflight) < READDIR_AHEAD:
+                        inflight.append(sftp._async_request(type(None), CMD_READDIR, handle))
+                    if not inflight:
+                        return
+                    try:
+                        t, msg = sftp._read_response(inflight.popleft())
+                    except EOFError:  # SSH_FX_EOF: the end of the directory (later requests say so too)
+                        at_end = True
+                        continue
+                except _ERRORS as e:
+                    healthy = False
+                    raise RemoteError(f"cannot list {self.dir}: {e}") from e
+                try:
+                    if t != CMD_NAME:
+                        raise ValueError(f"unexpected reply {t} to READDIR")
+                    batch = parse_name_reply(msg.get_remainder())
+                except ValueError as e:
+                    raise RemoteError(f"malformed listing of {self.dir}: {e}") from e
+                yield from batch
+        finally:
+            if healthy:
+                try:
+                    for num in inflight:  # already on their way: collect them before closing the handle
+                        try:
+                            sftp._read_response(num)
+                        except EOFError:
+                            pass
+                    sftp._request(CMD_CLOSE, handle)
+                except _ERRORS:
+                    pass
 
     def open(self, name: str) -> _SftpReader:
         try:

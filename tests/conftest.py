@@ -27,7 +27,11 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_deploy_add_watcher.py",
     "integration/test_deploy_sftp_account.py",  # the Pi's SFTP account, driven by the inspector over paramiko
     "integration/test_inspector_cleanup.py",
+    "integration/test_inspector_concurrency.py",
+    "integration/test_inspector_disk.py",
     "integration/test_inspector_faults.py",
+    "integration/test_inspector_identity.py",
+    "integration/test_inspector_noise.py",
     "integration/test_inspector_pull.py",
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",

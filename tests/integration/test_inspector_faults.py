@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -20,6 +21,8 @@ from inspector.puller import Puller
 from inspector.remote import RemoteError
 from shared.manifest import MAX_MANIFEST_BYTES, sha256_file
 from tests.inspector_env import big_clip, can_mount_or_must, copy_clips, tree_files, write_config
+from tests.inspector_procs import Pull, pull, via_port, write_config_with
+from tests.netproxy import LinkProxy
 from tests.proc import ROOT
 
 BIG = 48 * 1024 * 1024
@@ -161,22 +164,38 @@ def test_inspector_sigkilled_mid_transfer_then_completes(tmp_path: Path, sshd, w
 
 @pytest.mark.skipif(not can_mount_or_must(), reason="mounting a tmpfs needs root (never skipped in CI)")
 def test_local_disk_full_deletes_nothing_and_next_run_completes(tmp_path: Path, sshd) -> None:
+    """The clip fits when its download starts (the space check passes), then something else fills
+    the disk mid-transfer: the pull fails with "local disk full", deletes nothing, and the next
+    run resumes and completes. The link is frozen while the disk is filled, so the order is sure."""
     remote = tmp_path / "pi" / "recorded_clips"
     remote.mkdir(parents=True)
     m = big_clip(remote, "cam1_20261122T030000Z_0001", 12 * 1024 * 1024)
     library = tmp_path / "library"
     library.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(library)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(library)], check=True)
     try:
-        cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote, after_transfer="delete")])
-        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 1 and "local disk full" in r.stderr, r.stderr[-2000:]
-        assert (remote / f"{m.id}.mp4").exists() and (remote / f"{m.id}.json").exists()
-        subprocess.run(["mount", "-o", "remount,size=64m", str(library)], check=True)
-        r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-2000:]
+        with LinkProxy(("127.0.0.1", sshd.port), bytes_per_s=8e6) as link:
+            table = via_port(sshd, sshd.watcher_toml("pi1", remote, after_transfer="delete"), link.port)
+            cfg = write_config_with(tmp_path / "i.toml", library, [table], reserve_free_mb=0)
+            p = Pull.start(cfg, "--log-level", "DEBUG")
+            p.wait_for(lambda line: f"{m.id}: " in line and "/" in line)  # the first window is on disk
+            link.freeze()
+            filler = library / "filler"
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC
+            link.thaw()
+            r = p.finish()
+            assert r.returncode == 1 and "local disk full" in r.stderr, r.stderr[-2000:]
+            assert (remote / f"{m.id}.mp4").exists() and (remote / f"{m.id}.json").exists()
+            filler.unlink()
+            r = pull(cfg)
+            assert r.returncode == 0, r.stderr[-2000:]
+            assert "resuming" in r.stderr
         assert sha256_file(Library(library).final("pi1", m.id)) == (m.size, m.sha256)
         assert not list(remote.iterdir())
     finally:
