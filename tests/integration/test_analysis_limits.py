@@ -12,6 +12,7 @@ import shutil
 import signal
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from inspector.analysis.analyzer import AnalyzerSettings, artifact_paths
 from inspector.analysis.limits import AnalysisLimits
 from inspector.catalog import Catalog
 from inspector.library import Library
-from shared.manifest import Manifest, sha256_file
+from shared.manifest import Manifest, sha256_file, utc_iso
 from tests.inspector_env import write_config
 from tests.proc import WatcherProcess
 
@@ -82,17 +83,18 @@ class Lib:
         clip_id = f"{camera}_20260101T{self.n:02d}0000Z_{self.n:04d}"
         duration = duration_s if duration_s is not None else frames / fps
         size, sha = sha256_file(mp4)
-        start = f"2026-01-01T{self.n:02d}:00:00.000Z"
+        t0 = datetime(2026, 1, 1, self.n, tzinfo=timezone.utc)
+        start, end = utc_iso(t0), utc_iso(t0 + timedelta(seconds=duration - 1 / fps))  # the manifest's own arithmetic
         m = Manifest(id=clip_id, camera=camera, file=f"{clip_id}.mp4", size=size, sha256=sha, codec="h264",
                      width=width, height=height, fps=fps, frames=frames, started_at=start,
-                     ended_at=start, media_start_s=0.0, media_end_s=duration - 1 / fps, motion_start_s=0.0,
+                     ended_at=end, media_start_s=0.0, media_end_s=duration - 1 / fps, motion_start_s=0.0,
                      motion_end_s=duration - 1 / fps, peak_motion=0.1, salvaged=False, duration_s=duration)
         cat = Catalog(self.lib.catalog_path)
         try:
             cat.begin_download(WATCHER, clip_id, camera, size, sha, m.started_at, m.ended_at)
             part = self.lib.part(WATCHER, clip_id)
             shutil.copyfile(mp4, part)
-            final = self.lib.store(WATCHER, part, clip_id, m.to_json())
+            final = self.lib.store(WATCHER, part, clip_id, m.to_json(), (size, sha))
             cat.mark_stored(WATCHER, clip_id, str(final))
         finally:
             cat.close()

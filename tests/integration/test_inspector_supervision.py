@@ -26,9 +26,10 @@ def _acked(library: Path, watcher: str, clip_id: str) -> bool:
 
 
 def _blocked_incoming(library: Path, watcher: str) -> Path:
-    """A real fault the code does not expect: the library's incoming/<watcher> is a regular file, so
-    making the download's directory raises FileExistsError (an OSError, neither RemoteError nor
-    LocalStorageError) in the middle of the pass."""
+    """A real local fault in the middle of one watcher's pass: the library's incoming/<watcher> is a
+    regular file, so the download's lock file cannot be made ("cannot write to the library ...:
+    File exists"). The catch-all for what nobody expected is tested in-process in
+    test_an_unexpected_exception_in_one_pass_is_survived (nothing real raises one today)."""
     (library / "incoming").mkdir(parents=True)
     blocker = library / "incoming" / watcher
     blocker.write_text("not a directory")
@@ -51,14 +52,15 @@ def test_pull_reports_a_crashing_watcher_prints_its_summary_and_serves_the_other
     r = inspector_run("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1, r.stderr[-3000:]
     assert f"pi1: stored {len(ids)}" in r.stdout
-    assert re.search(r"^pi2: FAILED: FileExistsError: .*incoming/pi2", r.stdout, re.M), r.stdout
+    assert re.search(r"^pi2: FAILED: .*cannot write to the library while storing .*File exists", r.stdout, re.M), \
+        r.stdout
     assert "state counts:" in r.stdout, "the summary is printed whatever happened"
-    assert r.stderr.count("Traceback") == 1 and "[pi2] pass failed" in r.stderr, r.stderr[-3000:]
+    assert r.stderr.count("Traceback") == 0 and "[pi2] " in r.stderr, r.stderr[-3000:]  # a known kind: one line
     s = status(cfg)
-    assert "FileExistsError" in s["watchers"]["pi2"]["last_error"]
+    assert "File exists" in s["watchers"]["pi2"]["last_error"]
     assert s["watchers"]["pi1"]["states"] == {"acked": len(ids)}
     text = inspector_run("status", "--config", str(cfg)).stdout
-    assert re.search(r"^  pi2: .*FAILING: FileExistsError", text, re.M), text
+    assert re.search(r"^  pi2: .*FAILING: .*File exists", text, re.M), text
     assert (bad / f"{m.id}.mp4").exists(), "nothing acknowledged for the failed watcher"
 
 
@@ -81,8 +83,8 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
             line = p.wait_for(f"[pi2] pass failed (attempt {attempt})", timeout=30)
             waits.append(float(re.search(r"retrying in ([\d.]+) s", line).group(1)))  # type: ignore[union-attr]
             if attempt == 1:
-                assert "FileExistsError" in line
-                assert "pi2" in status(cfg)["watchers"] and "FileExistsError" in \
+                assert "File exists" in line
+                assert "pi2" in status(cfg)["watchers"] and "File exists" in \
                     status(cfg)["watchers"]["pi2"]["last_error"]
             if attempt == 2:  # meanwhile the healthy watcher keeps delivering
                 staging = tmp_path / "staging"
@@ -97,7 +99,7 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
         p.wait_for("[pi2] recovered after", timeout=30)
         wait_until(lambda: _acked(library, "pi2", stuck.id), 30, "the recovered watcher's clip acked")
         text = inspector_run("status", "--config", str(cfg)).stdout
-        assert re.search(r"^  pi2: .*recovered; last error: FileExistsError", text, re.M), text
+        assert re.search(r"^  pi2: .*recovered; last error: .*File exists", text, re.M), text
     finally:
         p.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
@@ -105,7 +107,7 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
         took = time.monotonic() - t0
     assert rc == 0 and took < 10, (rc, took, p.log[-10:])
     pi2_log = [line for line in p.log if "Traceback" in line]
-    assert len(pi2_log) == 1, "the traceback once, not once per retry"
+    assert not pi2_log, "a known kind of failure is one line per attempt, no traceback"
     assert not (bad / f"{stuck.id}.mp4").exists() and not (good / f"{fresh.id}.mp4").exists()
 
 
@@ -129,3 +131,46 @@ def test_a_missing_transferred_folder_is_a_clear_error_and_nothing_is_created(tm
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "pi" / "transferred" / f"{m.id}.mp4").exists() and not list(remote.iterdir())
     assert status(cfg)["states"] == {"acked": 1}
+
+
+def test_an_unexpected_exception_in_one_pass_is_survived(tmp_path: Path, watcher_clips: Path, monkeypatch,
+                                                        caplog) -> None:
+    """The catch-all, for a bug nobody expected: nothing real raises a RuntimeError in a pass today,
+    so one watcher's (real, local) store is made to raise one while listing. The other watcher's
+    clips are stored, the failure is in the result and the catalog, with its traceback logged once."""
+    import logging
+
+    from inspector import fleet
+    from inspector.config import load_config
+    from inspector.remote import LocalStore
+    from tests.inspector_env import write_config
+
+    good = tmp_path / "pi1" / "recorded_clips"
+    copy_clips(watcher_clips, good)
+    ids = {p.stem for p in good.glob("*.json")}
+    bad = tmp_path / "pi2" / "recorded_clips"
+    bad.mkdir(parents=True)
+    big_clip(bad, "cam1_20261122T060000Z_0001", 50_000)
+
+    class Buggy(LocalStore):
+        def list(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("a bug in one pass")
+
+    real_open = fleet.open_store
+    monkeypatch.setattr(fleet, "open_store", lambda entry, *a, **k: Buggy(entry.remote_dir)
+                        if entry.name == "pi2" else real_open(entry, *a, **k))
+    tables = [f'[[watcher]]\nname = "{n}"\ntransport = "local"\nremote_dir = "{d}"\n' for n, d in (("pi1", good),
+                                                                                                  ("pi2", bad))]
+    library = tmp_path / "library"
+    cfg = load_config(str(write_config(tmp_path / "i.toml", library, tables)))
+    with caplog.at_level(logging.ERROR, logger="inspector"):
+        r1, r2 = fleet.pull_all(cfg)
+    assert r1.error is None and set(r1.stats[0].stored) == ids and ids
+    assert r2.error and "RuntimeError: a bug in one pass" in r2.error
+    tracebacks = [r for r in caplog.records if r.exc_info and "pi2" in r.getMessage()]
+    assert len(tracebacks) == 1
+    cat = Catalog(library / "catalog.sqlite3")
+    try:
+        assert "a bug in one pass" in (cat.summary()["watchers"]["pi2"]["last_error"] or "")  # type: ignore[index]
+    finally:
+        cat.close()
