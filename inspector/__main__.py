@@ -168,7 +168,7 @@ def _run(cfg: InspectorConfig, args: argparse.Namespace, stop: threading.Event) 
     from inspector.analysis.service import AnalysisService
 
     service = AnalysisService(cfg.library, stop, workers=args.workers or None,
-                              interval_s=max(cfg.settings.poll_interval_s, 60.0)).start()
+                              interval_s=max(cfg.settings.poll_interval_s, 60.0), limits=cfg.analysis).start()
     try:
         run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None)
     finally:
@@ -199,7 +199,7 @@ def _pull(cfg: InspectorConfig, args: argparse.Namespace, stop: threading.Event)
         from inspector.report import build_report
 
         try:
-            summary = analyze_pending(cfg.library, args.workers or None, stop=stop)
+            summary = analyze_pending(cfg.library, args.workers or None, stop=stop, limits=cfg.analysis)
             print(f"analysis: analyzed {len(summary.analyzed)}, quarantined {len(summary.quarantined)}, "
                   f"failed {len(summary.failed)} ({summary.media_s:.1f} s of video in {summary.wall_s:.1f} s)")
             print(f"report: {build_report(cfg.library)}")

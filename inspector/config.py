@@ -24,6 +24,11 @@
     keep_days = 0                      # library retention (0: forever)
     max_usage_gb = 0                   # (0: no cap)
 
+    [analysis]                         # what one clip may cost (inspector/analysis/limits.py: all keys)
+    max_pixels = 12582912              # per frame (4096x3072)
+    max_frames = 450000
+    max_duration_s = 3720
+
 Every error names the file and the key (``watcher[1].host``).
 """
 
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from inspector.analysis.limits import AnalysisLimits
 from shared.config import build_section, read_toml
 from shared.errors import ConfigError
 from shared.naming import check_camera_name
@@ -95,6 +101,7 @@ class InspectorConfig:
     watchers: tuple[WatcherEntry, ...]
     path: str
     cleanup: CleanupSettings = CleanupSettings()
+    analysis: AnalysisLimits = AnalysisLimits()
 
     @property
     def library(self) -> Path:
@@ -105,9 +112,10 @@ _REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
 
 
 def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
-    top = {k: v for k, v in data.items() if k not in ("watcher", "cleanup")}
+    top = {k: v for k, v in data.items() if k not in ("watcher", "cleanup", "analysis")}
     settings = build_section(InspectorSettings, top, path=path, section="")
     cleanup = build_section(CleanupSettings, data.get("cleanup"), path=path, section="cleanup")
+    analysis = build_section(AnalysisLimits, data.get("analysis"), path=path, section="analysis")
     if not settings.library:
         raise ConfigError(path, "library", "is required (the local directory for clips and the catalog)")
     base = Path(path).parent
@@ -135,7 +143,7 @@ def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
                     raise ConfigError(path, f"{section}.{key}", f"file not found: {full}")
                 w = replace(w, **{key: str(full)})
         watchers.append(w)
-    return InspectorConfig(settings, tuple(watchers), path, cleanup)
+    return InspectorConfig(settings, tuple(watchers), path, cleanup, analysis)
 
 
 def load_config(path: str) -> InspectorConfig:

@@ -100,7 +100,7 @@ def _library(config: str, workers: int, reanalyze: bool, as_json: bool) -> int:
     except AppError as e:
         logger.error("%s", e)
         return e.exit_code
-    summary = analyze_pending(cfg.library, workers, reanalyze)
+    summary = analyze_pending(cfg.library, workers, reanalyze, limits=cfg.analysis)
     index = build_report(cfg.library)
     if as_json:
         print(json.dumps(dict(summary.to_json(), report=str(index)), indent=1))

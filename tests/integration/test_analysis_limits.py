@@ -267,3 +267,26 @@ def test_stop_kills_the_clip_processes_at_once_and_counts_no_try(tmp_path: Path)
     assert not Path(f"/proc/{pid}").exists(), "the clip's process is gone (reaped)"
     row = lib.row(clip_id)
     assert row.state == "stored" and row.attempts == 0
+
+
+def test_limits_come_from_the_configs_analysis_table(tmp_path: Path) -> None:
+    """[analysis] in the inspector's config reaches the clip processes (python -m inspector analyze
+    --config): a clip over the configured frame limit is quarantined with that reason; a bad key is a
+    config error naming the file and the key."""
+    src = tmp_path / "src"
+    src.mkdir()
+    lib = Lib(tmp_path / "library")
+    small = lib.add(craft_mp4(src / "small.mp4", [(320, 180, 10)]), width=320, height=180, frames=10)
+    longer = lib.add(craft_mp4(src / "longer.mp4", [(320, 180, 30)]), width=320, height=180, frames=30)
+    table = f'[[watcher]]\nname = "{WATCHER}"\ntransport = "local"\nremote_dir = "{tmp_path / "pi"}"\n'
+    cfg = write_config(tmp_path / "inspector.toml", lib.root, [table])
+    cfg.write_text(cfg.read_text() + "\n[analysis]\nmax_frames = 20\n")
+    proc = WatcherProcess("analyze", "--config", str(cfg), "--workers", "1", module="inspector")
+    proc.finish(timeout=120)
+    assert lib.row(small).state == "analyzed", proc.log[-20:]
+    row = lib.row(longer)
+    assert row.state == "quarantined" and "20" in (row.reason or "") and "frame" in (row.reason or ""), row.reason
+    cfg.write_text(cfg.read_text().replace("max_frames = 20", "max_frame = 20"))
+    bad = WatcherProcess("analyze", "--config", str(cfg), module="inspector")
+    assert bad.finish(timeout=60) == 78
+    assert any(str(cfg) in ln and "analysis.max_frame" in ln for ln in bad.log), bad.log[-5:]
