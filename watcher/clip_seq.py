@@ -133,11 +133,13 @@ class ClipIds:
     the clip-writer thread asks for a fresh name when a clip's own is taken); several processes
     coordinate through the lock file."""
 
-    def __init__(self, dirs: DataDir, *, block: int = 16, lock_timeout_s: float = 10.0) -> None:
-        if block < 1:
-            raise ValueError("block must be >= 1")
+    def __init__(self, dirs: DataDir, *, block: int = 16, lock_timeout_s: float = 10.0,
+                 max_tries: int = MAX_SEQ) -> None:
+        if block < 1 or max_tries < 1:
+            raise ValueError("block and max_tries must be >= 1")
         self.dirs = dirs
         self.block = block
+        self.max_tries = max_tries  # names tried per id (all of one second's, by default)
         self.lock_timeout_s = lock_timeout_s
         self._next = 1
         self._limit = 0  # nothing reserved yet: the first id reserves a block
@@ -147,7 +149,7 @@ class ClipIds:
         """A clip id never handed out before in this data directory and free in every clip folder."""
         with self._mutex:
             skipped = 0
-            for _ in range(MAX_SEQ):
+            for _ in range(self.max_tries):
                 clip_id = make_clip_id(camera, started, seq_of(self._take()))
                 if not self.taken(clip_id):
                     if skipped:
