@@ -15,7 +15,10 @@ Sequences are reserved in blocks (one durable write per ``block`` clips, not per
 are written (temp, fsync, rename, fsync the directory) before any sequence of the block is used,
 one after the other, so a torn or garbled copy always leaves the other at least as high as
 anything used. If neither copy is readable, counting resumes after the highest sequence of any
-clip id in temp_clips/, recorded_clips/ or transferred/. A restart skips the rest of its block.
+clip id in temp_clips/, recorded_clips/ or transferred/. A restart skips the rest of its block. If
+the counter cannot be saved (a full disk), counting goes on in memory and the next block is saved
+above it as soon as it can be: recording never stops for it (only a restart before then could hand
+those unsaved sequences out again, still skipping every name on disk).
 
 The counter ``n`` is unbounded; the id's sequence is ``(n - 1) % 999999 + 1`` (1..999999, what
 :func:`shared.naming.make_clip_id` accepts). After 999,999 clips it wraps: an id could then come
@@ -40,7 +43,7 @@ from pathlib import Path
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataDirError
 from shared.naming import MAX_SEQ, InvalidClipId, make_clip_id, parse_clip_id
-from watcher.datadir import PART_SUFFIX, DataDir
+from watcher.datadir import DataDir
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +172,12 @@ class ClipIds:
 
     def _take(self) -> int:
         if self._next > self._limit:
-            self._reserve()
+            try:
+                self._reserve()
+            except (OSError, DataDirError) as e:  # e.g. a full disk: recording must go on
+                logger.error("cannot save the clip id counter in %s (%s); counting on in memory until it can be "
+                             "saved", self.dirs.root, e)
+                self._limit = self._next + self.block - 1
         n = self._next
         self._next += 1
         return n

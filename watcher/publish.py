@@ -131,6 +131,7 @@ def publish_clip(dirs: DataDir, meta: ClipMeta, *, salvaged: bool, ids: ClipIds)
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
+    assert placed is not None  # the loop ends by its break, right after the commit
     if placed.id != part_id:
         logger.warning("published %s as %s (its own name was taken)", part_id, placed.id)
     remove_temp_files(dirs, part_id)

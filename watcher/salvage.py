@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 import av
 
 from shared.atomic import atomic_write_bytes, fsync_dir
+from shared.errors import DataDirError
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file, utc_iso
 from shared.naming import InvalidClipId, parse_clip_id
 from watcher.clip_seq import ClipIds
@@ -90,7 +91,8 @@ def salvage(dirs: DataDir, *, default_fps: float = 30.0, dry_run: bool = False,
                 renamed = "" if m.id == clip_id else f" (from {clip_id}, whose name was taken)"
                 logger.warning("salvaged %s%s: %d frames, %.1f s", m.id, renamed, m.frames, m.duration_s)
                 report.salvaged.append(clip_id)
-            except OSError as e:  # e.g. no space to remux it now (PyAV's I/O errors are OSErrors too): keep it
+            except (OSError, DataDirError) as e:  # e.g. no space to remux it now (PyAV's I/O errors are OSErrors
+                # too), no free name, the id counter's lock held too long: keep it
                 logger.error("cannot salvage %s now (%s); keeping it for later", part.name, e)
                 report.failed.append(clip_id)
             except (NothingToPublish, av.error.FFmpegError) as e:

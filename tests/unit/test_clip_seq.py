@@ -189,3 +189,19 @@ def test_no_id_repeats_whatever_happens_between_clips(tmp_path_factory: pytest.T
         elif len(damaged | {op[1]}) < len(COUNTER_NAMES):  # one copy at a time (both: the scan, tested above)
             damaged.add(op[1])
             (dirs.root / op[1]).write_bytes(op[2])
+
+
+def test_a_counter_that_cannot_be_saved_does_not_stop_recording(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    dirs = data_dir(tmp_path)
+    ids = ClipIds(dirs, block=2)
+    handed = [ids.new_id("cam", T0) for _ in range(2)]
+    (dirs.root / COUNTER_NAMES[0]).unlink()
+    (dirs.root / COUNTER_NAMES[0]).mkdir()  # saving fails from now on (as on a full disk)
+    handed += [ids.new_id("cam", T0) for _ in range(3)]
+    assert "cannot save the clip id counter" in caplog.text
+    (dirs.root / COUNTER_NAMES[0]).rmdir()  # it can be saved again: the next block is saved above them all
+    handed += [ids.new_id("cam", T0) for _ in range(2)]
+    handed.append(ClipIds(dirs).new_id("cam", T0))  # and a restart goes on from there
+    seqs = [parse_clip_id(i).seq for i in handed]
+    assert seqs == sorted(set(seqs))
