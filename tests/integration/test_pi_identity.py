@@ -15,14 +15,19 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shared.manifest import Manifest, parse_manifest
-from shared.naming import make_clip_id, parse_clip_id
+from shared.naming import check_camera_name, make_clip_id, parse_clip_id
 from tests.clips import decode_frame_count, verify_recorded
-from tests.proc import WatcherProcess, wait_for_file
+from tests.proc import ROOT, WatcherProcess, wait_for_file
 from watcher.clip_seq import COUNTER_NAMES
 from watcher.config import WatcherConfig, camera_from_hostname
 from watcher.pipeline import run_watcher
@@ -127,3 +132,63 @@ def test_names_taken_while_clips_record_never_stop_them_being_published(tmp_path
         _verify(rec, clip_id)
     assert {fresh1, fresh2} <= published
     assert len({p.name for p in rec.iterdir()} - junk) == 2 * len(published)
+
+
+ALLOCATE = """
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from watcher.clip_seq import ClipIds
+from watcher.datadir import DataDir
+ids = ClipIds(DataDir(Path(sys.argv[1])), block=3)
+t = datetime(2026, 11, 22, tzinfo=timezone.utc)
+print("ready", flush=True)
+sys.stdin.readline()  # all start together
+print("\\n".join(ids.new_id("cam", t) for _ in range(150)), flush=True)
+"""
+
+
+def test_processes_sharing_a_data_dir_never_get_the_same_id(tmp_path: Path) -> None:
+    """The watcher and the cleanup command (salvage) may both need ids at once: the counter's lock."""
+    data = tmp_path / "data"
+    data.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATE, str(data)], cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(3)]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline() == "ready\n"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=120)[0].split() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert all(len(o) == 150 for o in outs) and all(p.returncode == 0 for p in procs)
+    every = [i for o in outs for i in o]
+    assert len(set(every)) == len(every) == 450
+
+
+@given(st.text(max_size=80))
+def test_any_host_name_gives_a_valid_camera_name(hostname: str) -> None:
+    assert check_camera_name(camera_from_hostname(hostname)) is None
+
+
+def test_camera_names_from_typical_host_names() -> None:
+    cases = {"raspberrypi": "raspberrypi", "Garden_Pi.local": "garden-pi", "pi4.example.com": "pi4",
+             "Front Door": "front-door", "-x-": "x", "": "camera", "___": "camera", "a" * 40: "a" * 32}
+    assert {h: camera_from_hostname(h) for h in cases} == cases
+
+
+def test_the_watcher_names_its_clips_after_its_host(tmp_path: Path) -> None:
+    """A real watcher in its own UTS namespace (as root), host name Garden_Pi.local, no camera configured."""
+    data = tmp_path / "data"
+    run = ("import socket, sys; socket.sethostname('Garden_Pi.local'); import watcher.__main__ as m; "
+           "sys.exit(m.main(sys.argv[1:]))")
+    r = subprocess.run(["unshare", "--uts", sys.executable, "-c", run, "--source", "synthetic", "--duration", "12",
+                        "--data-dir", str(data)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    clips = verify_recorded(data / "recorded_clips")
+    assert clips and all(m.id.startswith("garden-pi_") and m.camera == "garden-pi" for m in clips)
