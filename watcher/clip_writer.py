@@ -18,11 +18,12 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from shared.atomic import atomic_write_bytes
 from shared.manifest import Manifest
+from watcher.clip_seq import ClipIds
 from watcher.container import FragmentedMp4Writer
 from watcher.datadir import DataDir
 from watcher.frames import EncodedPacket
@@ -50,12 +51,14 @@ class _OpenClip:
     def __init__(self, dirs: DataDir, meta: ClipMeta) -> None:
         self.meta = meta
         self.path = dirs.part(meta.id)
-        # The .part is created and locked before its sidecar is written, and removed after it,
-        # so a sidecar is only ever seen without a locked .part once its writer is gone.
+        # The .part is created and locked first, so its other temp files are only ever seen without
+        # a locked .part once its writer is gone or done. Then the (empty) pending manifest, then the
+        # sidecar saying so, whose directory fsync makes all three durable (see watcher.publish).
         self.file: BinaryIO = open(self.path, "xb")
         try:
             fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            atomic_write_bytes(dirs.meta(meta.id), meta.to_json())
+            os.close(os.open(dirs.pending(meta.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+            atomic_write_bytes(dirs.meta(meta.id), replace(meta, pending_created=True).to_json())
             self.mp4 = FragmentedMp4Writer(
                 self.file, codec=meta.codec, width=meta.width, height=meta.height, fps=meta.fps
             )
@@ -81,8 +84,10 @@ class ClipWriter:
         on_published: Callable[[Manifest], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         max_queue: int = 2048,
+        ids: ClipIds | None = None,
     ) -> None:
         self.dirs = dirs
+        self.ids = ids or ClipIds(dirs)  # a fresh name when a clip's own is taken in recorded_clips/
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._on_published = on_published or (lambda m: None)
         self._on_error = on_error or (lambda e: None)
@@ -150,7 +155,7 @@ class ClipWriter:
         assert clip is not None
         try:
             clip.finish()
-            manifest = publish_clip(self.dirs, meta, salvaged=False)
+            manifest = publish_clip(self.dirs, meta, salvaged=False, ids=self.ids)
         except Exception as e:
             self._fail(e, clip)
             return

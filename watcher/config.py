@@ -1,6 +1,6 @@
 """The watcher's configuration: one validated dataclass per TOML table.
 
-    [watcher]   camera, data_dir, status_interval_s
+    [watcher]   camera (default: this host's name, made valid), data_dir, status_interval_s
     [source]    see watcher.sources.SourceSettings
     [encoder]   see watcher.encoder.EncoderSettings
     [detector]  see watcher.detector.DetectorSettings
@@ -12,6 +12,8 @@ Every key is optional; unknown tables or keys are errors naming the file and the
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,24 @@ from watcher.sources import SourceSettings
 from watcher.trigger import TriggerSettings
 
 
+def camera_from_hostname(hostname: str) -> str:
+    """A valid camera name (shared.naming.check_camera_name) made from a host name: its first label,
+    lower-cased, every other character turned into '-', at most 32 characters; "camera" if nothing is left.
+    Two Pis left at the default then still name their clips apart (each Pi has its own host name)."""
+    label = hostname.strip().split(".", 1)[0] or hostname.strip()
+    name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:32].rstrip("-")
+    return name if check_camera_name(name) is None else "camera"
+
+
+def default_camera() -> str:
+    return camera_from_hostname(socket.gethostname())
+
+
 @dataclass(frozen=True)
 class GeneralSettings:
-    camera: str = field(default="cam1", metadata={"check": check_camera_name, "help": "camera name used in clip ids"})
+    camera: str = field(default_factory=default_camera,
+                        metadata={"check": check_camera_name, "help": "camera name used in clip ids (default: from "
+                                                                     "the host name)"})
     data_dir: str = field(default="watcher-data", metadata={"help": "holds temp_clips/, recorded_clips/, status.json"})
     status_interval_s: float = field(default=2.0, metadata={"min": 0.2, "max": 3600.0})
 

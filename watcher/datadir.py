@@ -2,11 +2,13 @@
 
     <data_dir>/temp_clips/<id>.mp4.part    clip being recorded (fragmented MP4, flock held by its writer)
     <data_dir>/temp_clips/<id>.meta.json   what is known about it, for salvage after a crash
+    <data_dir>/temp_clips/<id>.pending.json  its manifest-to-be; moved to recorded_clips/ as the commit
     <data_dir>/temp_clips/<id>.*.tmp       intermediate files of a publish in progress
     <data_dir>/recorded_clips/<id>.mp4     finished clip (standard MP4) ...
     <data_dir>/recorded_clips/<id>.json    ... and its manifest, written last: the commit marker
     <data_dir>/transferred/<id>.mp4|json   clips an inspector has copied and archived (it renames them here)
     <data_dir>/status.json                 health, rewritten atomically
+    <data_dir>/clip-seq, clip-seq.copy     the clip id counter (watcher.clip_seq), and clip-seq.lock
     <data_dir>/watcher.lock                held (flock) by the one watcher using this directory
     <data_dir>/maintenance.lock            held (flock) while salvage or retention change clip folders
 """
@@ -26,6 +28,7 @@ from shared.errors import DataDirError
 
 PART_SUFFIX = ".mp4.part"
 META_SUFFIX = ".meta.json"
+PENDING_SUFFIX = ".pending.json"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class DataDir:
 
     def meta(self, clip_id: str) -> Path:
         return self.temp / f"{clip_id}{META_SUFFIX}"
+
+    def pending(self, clip_id: str) -> Path:
+        return self.temp / f"{clip_id}{PENDING_SUFFIX}"
 
     def tmp(self, clip_id: str, what: str) -> Path:
         return self.temp / f"{clip_id}.{what}.tmp"

@@ -26,7 +26,7 @@ class MaintenanceReport:
     def to_dict(self) -> dict[str, object]:
         s, r = self.salvage, self.retention
         return {
-            "salvaged": s.salvaged, "removed_temp": s.removed, "skipped_live": s.skipped_live,
+            "salvaged": s.salvaged, "completed": s.completed, "removed_temp": s.removed, "skipped_live": s.skipped_live,
             "manifests_rebuilt": s.manifests_rebuilt, "removed": r.removed,
             "lost_untransferred": r.lost_untransferred, "freed_bytes": r.freed_bytes, "kept": r.kept,
             "short_bytes": r.short_bytes, "failed": r.failed + s.failed,

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from shared.manifest import Manifest
-from shared.naming import make_clip_id
+from watcher.clip_seq import ClipIds
 from watcher.clip_writer import ClipWriter
 from watcher.config import WatcherConfig
 from watcher.datadir import DataDir
@@ -108,8 +108,11 @@ def run_watcher(
     stop: threading.Event | None = None,
     on_published: Callable[[Manifest, DataDir], None] | None = None,
     source: FrameSource | None = None,
+    wall_clock: Callable[[], float] = time.time,
 ) -> RunResult:
-    """Run until the source ends, ``duration_s`` of media time passed, or ``stop`` is set."""
+    """Run until the source ends, ``duration_s`` of media time passed, or ``stop`` is set.
+
+    ``wall_clock`` (epoch seconds) names and dates the clips; tests step it back or hold it still."""
     stop = stop or threading.Event()
     dirs = DataDir(Path(cfg.watcher.data_dir))
     dirs.create()
@@ -144,14 +147,16 @@ def run_watcher(
             counters.error(message)
             guard.request_salvage()
 
-        writer = ClipWriter(dirs, on_published=published_cb, on_error=writer_failed)
+        ids = ClipIds(dirs)  # never reuses an id in this data directory, across restarts and clock steps
+        writer = ClipWriter(dirs, on_published=published_cb, on_error=writer_failed, ids=ids)
         status = StatusReporter(dirs.status_file, counters, interval_s=cfg.watcher.status_interval_s,
                                 started_mono=time.monotonic())
         watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
         writer.start()
         guard.start()
         try:
-            source_error = _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog)
+            source_error = _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog,
+                                 ids, wall_clock)
         finally:
             watchdog.stopping("publishing the open clip")
             writer.stop()
@@ -166,22 +171,16 @@ def run_watcher(
 
 def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: VideoEncoder | None, codec: str,
           writer: ClipWriter, guard: DiskGuard, status: StatusReporter, stop: threading.Event,
-          duration_s: float | None, watchdog: Watchdog) -> str | None:
+          duration_s: float | None, watchdog: Watchdog, ids: ClipIds, wall_clock: Callable[[], float]) -> str | None:
     """Returns why the source failed, or None when it ended or was stopped."""
-    dirs = guard.dirs
     counters = status.counters
     detector = MotionDetector(cfg.detector)
     trigger = EventTrigger(cfg.trigger)
     fps = info.fps
     preroll = PreRollBuffer(cfg.trigger.pre_roll_s + cfg.trigger.min_motion_frames / fps + 1.0)
-    seq = [0]
 
     def new_id(started: datetime) -> str:
-        while True:
-            seq[0] += 1
-            clip_id = make_clip_id(cfg.watcher.camera, started, seq[0] % 10_000)
-            if not (dirs.clip(clip_id).exists() or dirs.part(clip_id).exists()):
-                return clip_id
+        return ids.new_id(cfg.watcher.camera, started)
 
     capture_stop = threading.Event()  # set only by this thread, when the loop ends
     capture = _Capture(src, info, capture_stop, counters, realtime=cfg.source.realtime)
@@ -208,7 +207,7 @@ def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: Video
             frame = item
             if t_first is None:
                 t_first = frame.t
-                wall0 = time.time() - frame.t  # wall clock of media time 0 (names and display only)
+                wall0 = wall_clock() - frame.t  # wall clock of media time 0 (names and display only)
                 template = ClipMeta(id="", camera=cfg.watcher.camera, codec=codec, width=info.width,
                                     height=info.height, fps=fps, media_start_s=0.0, wall_epoch0=wall0)
                 recorder = Recorder(writer, preroll, template=template, pre_roll_s=cfg.trigger.pre_roll_s,

@@ -24,7 +24,8 @@
 #   $MW_CHROOT/data/transferred    watcher:motion-clips    2770    and renames them here, or deletes them
 # The set-group-id bit gives every file the watcher creates the group motion-clips; the
 # watcher's UMask=0027 makes it group-readable and not group-writable: the inspector can read,
-# move and delete clips (directory write permission) but never change a clip's bytes.
+# move and delete clips (directory write permission) but never change a clip's bytes, and the
+# sshd drop-in serves it no mkdir (so transferred/ is made here, never by the inspector).
 # The SFTP user has password '*' (no password can match, yet sshd does not count the account as
 # locked, which '!' is when UsePAM is off), shell nologin, and home = the chroot.
 # shellcheck shell=bash

@@ -1,5 +1,6 @@
 """SIGKILL the watcher at random moments while it records: recorded_clips/ only ever holds complete,
-verified clips, and the next start salvages what the dead writer left in temp_clips/."""
+verified clips, the next start salvages what the dead writer left in temp_clips/, and no clip or
+clip id is ever published twice."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import signal
 from pathlib import Path
 
+from shared.naming import parse_clip_id
 from tests.clips import verify_recorded
 from tests.proc import WatcherProcess
 
@@ -77,5 +79,11 @@ def test_sigkill_never_leaves_a_partial_clip_and_orphans_are_salvaged(tmp_path: 
     assert salvaged, "no orphan was salvaged"
     for clip_id in salvaged:
         assert any(clip_id in line and ("salvaged" in line or "missing manifest" in line) for line in logs)
+    # never a clip twice (a publish resumed or redone after a kill is committed once), never an id twice
+    # (every run replays the same synthetic scene, so bytes repeat across runs; a run's start time does not)
+    recordings = [(m.sha256, m.started_at) for m in manifests.values()]
+    assert len(set(recordings)) == len(recordings), "a clip was published twice"
+    seqs = [parse_clip_id(i).seq for i in manifests]
+    assert len(set(seqs)) == len(seqs)
     status = json.loads((data / "status.json").read_text())
     assert status["state"] == "stopped"

@@ -5,20 +5,26 @@ and the sshd drop-in under a throwaway root-owned tree in /srv (a chroot under /
 /tmp is world-writable). A real watcher run *as the watcher user* records clips into it, and a
 real sshd that includes the drop-in (at the top, as Debian's sshd_config does) serves it on a
 loopback port. Then: the inspector pulls and archives through it; a shell command, a pty, port
-forwarding, writing and any path outside the chroot are refused.
+forwarding, writing, making a directory and any path outside the chroot are refused; and what the
+account can still do to the clip being recorded (an empty file on its name, a finished clip
+renamed onto it) never stops the watcher, nor its salvage, from publishing it.
 """
 
 from __future__ import annotations
 
 import grp
+import hashlib
+import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +37,9 @@ from inspector.fleet import pull_all
 from inspector.throwaway_sshd import ThrowawaySshd
 from tests.clips import verify_recorded
 from tests.inspector_env import write_config
-from tests.proc import ROOT
+from shared.naming import make_clip_id, parse_clip_id
+from tests.proc import LIVE, ROOT, wait_for_file
+from watcher.config import default_camera
 
 LIB = ROOT / "deploy" / "pi" / "lib-sftp-account.sh"
 DROPIN_NAME = "motion-watcher-sftp.conf"
@@ -40,6 +48,8 @@ DROPIN_NAME = "motion-watcher-sftp.conf"
 # user; the child keeps only CAP_DAC_READ_SEARCH so it can read this checkout and interpreter
 # wherever they are (e.g. under /root), while every write is checked as the watcher user's.
 RUN_WATCHER = "import os, sys; os.umask(0o027); import watcher.__main__ as m; sys.exit(m.main(sys.argv[1:]))"
+RUN_CLEANUP = "import os, sys; os.umask(0o027); import watcher.cleanup as m; sys.exit(m.main(sys.argv[1:]))"
+CAMERA = default_camera()  # the watcher runs without a config: its camera is named after this host
 
 
 class DeploySshd(ThrowawaySshd):
@@ -65,6 +75,11 @@ class Pi:
     sftp_user: str
     group: str
     sshd: DeploySshd
+
+    def as_watcher(self) -> list[str]:
+        """The command prefix that runs what follows as the watcher user, the way systemd does."""
+        return ["setpriv", f"--reuid={self.watcher_user}", f"--regid={self.watcher_user}",
+                f"--groups={self.group},video", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
 
     def ssh_args(self) -> list[str]:
         return ["ssh", "-F", "/dev/null", "-p", str(self.sshd.port), "-i", str(self.sshd.user_key),
@@ -116,14 +131,13 @@ def pi() -> Iterator[Pi]:
 @pytest.fixture(scope="module")
 def clip_ids(pi: Pi) -> set[str]:
     """Clips recorded by the real watcher running as the watcher user into the chroot's data dir."""
-    setpriv = ["setpriv", f"--reuid={pi.watcher_user}", f"--regid={pi.watcher_user}", f"--groups={pi.group},video",
-               "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
-    r = subprocess.run([*setpriv, sys.executable, "-c", RUN_WATCHER,
+    r = subprocess.run([*pi.as_watcher(), sys.executable, "-c", RUN_WATCHER,
                         "--source", "synthetic", "--duration", "30", "--data-dir", str(pi.data)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300, env=dict(os.environ, HOME="/nonexistent"))
     assert r.returncode == 0, r.stderr[-3000:]
     ids = {p.stem for p in (pi.data / "recorded_clips").glob("*.json")}
     assert len(ids) >= 2, r.stdout
+    assert all(i.startswith(f"{CAMERA}_") for i in ids), ids
     return ids
 
 
@@ -184,9 +198,9 @@ def test_inspector_pulls_and_archives_through_the_chroot(pi: Pi, clip_ids: set[s
     assert {p.stem for p in archived.glob("*.mp4")} == clip_ids == {p.stem for p in archived.glob("*.json")}
     uid = pwd.getpwnam(pi.watcher_user).pw_uid
     assert all(p.stat().st_uid == uid for p in archived.iterdir())  # still the watcher's: retention can delete them
-    for date_dir in {p.parent for p in library.glob("clips/*/cam1/*/*.mp4")}:
+    for date_dir in {p.parent for p in library.glob(f"clips/*/{CAMERA}/*/*.mp4")}:
         verify_recorded(date_dir)
-    assert len(list(library.glob("clips/*/cam1/*/*.mp4"))) == len(clip_ids)
+    assert len(list(library.glob(f"clips/*/{CAMERA}/*/*.mp4"))) == len(clip_ids)
 
 
 def test_shell_commands_and_ptys_do_not_run(pi: Pi) -> None:
@@ -251,3 +265,111 @@ def test_nothing_outside_the_chroot_and_no_writes(pi: Pi, clip_ids: set[str]) ->
             sftp.remove("/data/status.json")  # data/ is not group-writable
     finally:
         client.close()
+
+
+def test_the_account_cannot_make_directories(pi: Pi) -> None:
+    client = pi.client()
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(10)
+        for path in ("/data/recorded_clips/sub", "/data/transferred/sub", f"/data/recorded_clips/{CAMERA}_"
+                     "20261122T000000Z_0001.mp4", "/data/sub"):
+            with pytest.raises(OSError):  # not among the requests internal-sftp serves it
+                sftp.mkdir(path)
+    finally:
+        client.close()
+    assert not [p for p in pi.data.rglob("*") if p.is_dir() and p.name not in
+                ("temp_clips", "recorded_clips", "transferred")]
+
+
+def _recording(status: Path, *, not_in: set[str]) -> str:
+    """The id of the clip being recorded (status.json, which the account can read too), once a new one."""
+    text = wait_for_file(status, lambda t: json.loads(t).get("current_clip") not in (None, *not_in), timeout=90)
+    return str(json.loads(text)["current_clip"])
+
+
+def _check_published(rec: Path, clip_id: str, uid: int) -> None:
+    from shared.manifest import parse_manifest
+    from tests.clips import decode_frame_count
+
+    m = parse_manifest((rec / f"{clip_id}.json").read_bytes(), expected_id=clip_id)
+    data = (rec / f"{clip_id}.mp4").read_bytes()
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (m.size, m.sha256)
+    assert decode_frame_count(rec / f"{clip_id}.mp4") == m.frames > 0
+    for f in (rec / f"{clip_id}.json", rec / f"{clip_id}.mp4"):
+        assert (f.stat().st_uid, stat.S_IMODE(f.stat().st_mode)) == (uid, 0o640)
+
+
+def test_nothing_the_account_creates_stops_a_publish(pi: Pi, clip_ids: set[str], tmp_path: Path) -> None:
+    """While the real watcher (as the watcher user) records, the inspector's account tries what it can
+    on the clip's names: mkdir (refused), an empty file, a finished clip renamed onto it, empty files
+    on the ids the watcher would pick next. The clip is published under a fresh id. Then the same on
+    the next clip, the watcher is SIGKILLed, and the cleanup command's salvage publishes it likewise."""
+    config = pi.base / "realtime.toml"  # readable by the watcher user
+    config.write_text('[watcher]\nstatus_interval_s = 0.2\n'
+                      '[source]\nrealtime = true\nsynthetic_period_s = 6.0\nsynthetic_walk_s = 3.0\n'
+                      '[trigger]\npre_roll_s = 0.5\npost_roll_s = 1.0\n[encoder]\ngop_s = 0.5\n')
+    config.chmod(0o644)
+    data, rec, status = pi.data, pi.data / "recorded_clips", pi.data / "status.json"
+    log = tmp_path / "watcher.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*pi.as_watcher(), sys.executable, "-c", RUN_WATCHER, "--config", str(config),
+                                 "--data-dir", str(data), "--duration", "100000"], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, env=dict(os.environ, HOME="/nonexistent"))
+    LIVE.append(proc)
+    client = pi.client()
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(10)
+        r = "/data/recorded_clips"
+        before = {p.stem for p in rec.glob("*.json")}
+        done = _recording(status, not_in=set())  # a first clip, finished before the one we go after
+        wait_for_file(rec / f"{done}.json", lambda t: bool(t), timeout=60)
+        target = _recording(status, not_in={done})
+        with pytest.raises(OSError):
+            sftp.mkdir(f"{r}/{target}.mp4")
+        sftp.open(f"{r}/{target}.json", "w").close()  # open-with-create: an empty file on the manifest's name
+        sftp.posix_rename(f"{r}/{done}.mp4", f"{r}/{target}.mp4")  # a finished clip onto the clip's name
+        started, seq = parse_clip_id(target).started, parse_clip_id(target).seq
+        ahead = [make_clip_id(CAMERA, started, seq + k) for k in (1, 2, 3)]
+        for clip_id in ahead:
+            sftp.open(f"{r}/{clip_id}.mp4", "w").close()
+        text = wait_for_file(log, lambda t: f"published {target} as " in t, timeout=60)
+        fresh1 = re.search(rf"published {target} as (\S+)", text)[1]  # type: ignore[index]
+        assert "is taken" in text and fresh1 not in (target, *ahead)
+
+        second = _recording(status, not_in={done, target})
+        sftp.open(f"{r}/{second}.mp4", "w").close()
+        part = data / "temp_clips" / f"{second}.mp4.part"
+        deadline = time.monotonic() + 30
+        while not (part.exists() and part.stat().st_size > 100_000):  # a few fragments written
+            assert time.monotonic() < deadline and proc.poll() is None, "the clip did not grow"
+            time.sleep(0.05)  # the poll interval of this deadline loop
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        client.close()
+
+    cleanup = subprocess.run([*pi.as_watcher(), sys.executable, "-c", RUN_CLEANUP, "--data-dir", str(data)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, HOME="/nonexistent"))
+    assert cleanup.returncode == 0, cleanup.stderr[-3000:]
+    m = re.search(rf"salvaged (\S+) \(from {second}, whose name was taken\)", cleanup.stderr)
+    assert m, cleanup.stderr[-3000:]
+    fresh2 = m[1]
+
+    uid = pwd.getpwnam(pi.watcher_user).pw_uid
+    for clip_id in (fresh1, fresh2):
+        _check_published(rec, clip_id, uid)
+    assert not list((data / "temp_clips").iterdir())
+    # what the account made is still there, as it made it; nothing of it became a clip
+    sftp_uid = pwd.getpwnam(pi.sftp_user).pw_uid
+    for name in (f"{target}.json", f"{second}.mp4", *(f"{c}.mp4" for c in ahead)):
+        assert (rec / name).stat().st_size == 0 and (rec / name).stat().st_uid == sftp_uid, name
+    done_m = json.loads((rec / f"{done}.json").read_bytes())
+    assert hashlib.sha256((rec / f"{target}.mp4").read_bytes()).hexdigest() == done_m["sha256"]
+    junk = {target, second, *ahead}
+    finished = {p.stem for p in rec.glob("*.json")} - before - junk - {done}
+    assert {fresh1, fresh2} <= finished
+    for clip_id in finished:
+        _check_published(rec, clip_id, uid)
