@@ -31,12 +31,12 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from shared.errors import AppError
+from shared.flock import flock_within
 
 logger = logging.getLogger(__name__)
 
@@ -129,17 +129,10 @@ def hold_exclusive(library: Path, wait_s: float = 10.0, poll_s: float = 0.1) -> 
             raise CatalogBusy(f"{library}: this process has the catalog open; close it before a rebuild")
     fd = _open_lock(library)
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise CatalogBusy(f"{library}: another inspector process holds the library "
-                                      f"({_holders(library) or 'unknown'}); stop it (systemctl stop inspector) "
-                                      "and try again") from None
-                time.sleep(poll_s)  # a deadline loop polling the lock: flock has no timeout
+        if not flock_within(fd, wait_s, poll_s=poll_s):
+            raise CatalogBusy(f"{library}: another inspector process holds the library "
+                              f"({_holders(library) or 'unknown'}); stop it (systemctl stop inspector) "
+                              "and try again")
         yield
     finally:
         os.close(fd)

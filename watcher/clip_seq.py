@@ -28,12 +28,10 @@ back only if a clock showed the very same second for the very same sequence, cli
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +40,7 @@ from pathlib import Path
 
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataDirError
+from shared.flock import flock_within
 from shared.naming import MAX_SEQ, InvalidClipId, make_clip_id, parse_clip_id
 from watcher.datadir import DataDir
 
@@ -115,17 +114,9 @@ def highest_seq_on_disk(dirs: DataDir) -> int:
 @contextmanager
 def _flock(path: Path, timeout_s: float) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s") from None
-                pause.wait(0.02)
+        if not flock_within(fd, timeout_s):
+            raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s")
         yield
     finally:
         os.close(fd)

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import DataDirError
+from shared.flock import flock_within
 
 PART_SUFFIX = ".mp4.part"
 META_SUFFIX = ".meta.json"
@@ -99,17 +98,9 @@ def maintenance_lock(dirs: DataDir, timeout_s: float = 120.0) -> Iterator[None]:
     Waits up to ``timeout_s`` (monotonic) for the lock; raises DataDirError after that."""
     path = dirs.root / "maintenance.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    deadline = time.monotonic() + timeout_s
-    waiter = threading.Event()
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s") from None
-                waiter.wait(0.05)
+        if not flock_within(fd, timeout_s, poll_s=0.05):
+            raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s")
         yield
     finally:
         os.close(fd)

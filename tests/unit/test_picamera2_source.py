@@ -23,7 +23,6 @@ import av
 import numpy as np
 import pytest
 
-import watcher.sources.picamera2_source as picamera2_source
 from watcher.avcompat import packet_for_stream
 from watcher.frames import Frame
 from watcher.sources.base import CameraHung, FrameSource, SourceError, SourceInfo

@@ -173,7 +173,7 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
     make = fail if needed else warn
     if o.not_installed:
         if not needed:
-            return na(name, f"not installed (needed only for source picamera2)", **details)
+            return na(name, "not installed (needed only for source picamera2)", **details)
         return fail(name, f"{o.module} is not installed for {py.executable}", _install_fix(apt, dist, py), **details)
     if numpy is not None and not numpy.ok and o.module != "numpy" and not numpy.not_installed:
         return make(name, f"does not import: {o.problem}", "numpy does not import: fix the numpy line first",
