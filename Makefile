@@ -1,8 +1,12 @@
-# Two commands do all the set-up on a fresh machine:
+# Two commands do all the set-up on a fresh machine (Debian 12, Python 3.11 and make):
 #   make demo   create .venv, install, run the watcher on the built-in synthetic scene (20 s of scene time),
 #               then pull its clips with the inspector over a throwaway loopback sshd
-#   make test   create .venv, install, run the whole test suite
-# and two more run in CI after it:
+#   make test   everything CI runs, one step after the other: sysdeps, lint, test-fast, test-pi-stack, test-realcam
+# and each step alone (they assume the packages are there: `make sysdeps` first on a bare machine):
+#   make sysdeps        the Debian packages the tests need (tests/sysdeps.sh): as root, installs what is missing;
+#                       otherwise prints the command to run as root and stops
+#   make lint           ruff and mypy
+#   make test-fast      create .venv, install, run the main test suite (what `make test` was before)
 #   make test-pi-stack  the watcher's tests on the Pi's own Python stack (Debian 12 / Raspberry Pi OS Bookworm);
 #                       needs Debian's python3-numpy python3-opencv python3-av python3-venv (apt)
 #   make test-realcam   build libcamera's virtual camera once, install the real picamera2, run tests/realcam
@@ -19,7 +23,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 LIBCAMERA_PREFIX ?= /var/cache/motion-watcher/libcamera-0.7.2
 export LIBCAMERA_PREFIX
 
-.PHONY: demo test test-pi-stack venv venv-pi bench clean footage realcam test-realcam
+.PHONY: demo test test-fast sysdeps lint test-pi-stack venv venv-pi bench clean footage realcam test-realcam
 
 $(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-inspector.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +54,20 @@ demo: venv
 footage: venv
 	$(PY) -m tests.footage
 
-test: venv footage
+# One step after the other (sub-makes, so that `make -j` cannot start a suite before the packages are in).
+test: sysdeps
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-fast
+	$(MAKE) --no-print-directory test-pi-stack
+	$(MAKE) --no-print-directory test-realcam
+
+sysdeps:
+	tests/sysdeps.sh
+
+# A stub: the lint work fills it (ruff and mypy on watcher/, inspector/, shared/).
+lint:
+
+test-fast: venv footage
 	$(PY) -m pytest -q
 
 # The watcher's tests (every test but the inspector's, listed in tests/conftest.py) on the Pi's stack.
@@ -65,7 +82,7 @@ realcam: venv
 	PYTHON=$(abspath $(PY)) tests/realcam/build_libcamera.sh
 	$(PY) -m pip install --quiet -r tests/realcam/requirements.txt
 
-# Not part of `make test`: tests/realcam needs the build above (pyproject's norecursedirs keeps it out).
+# Not part of `make test-fast`: tests/realcam needs the build above (pyproject's norecursedirs keeps it out).
 test-realcam: realcam footage
 	$(PY) -m pytest -q tests/realcam
 
