@@ -2,7 +2,7 @@
 ``opencv-doc`` package.
 
 It is fetched once into ``tests/.footage/`` (``apt-get download`` + ``dpkg -x``; needs the apt
-lists, which ``.ci/run`` refreshes). ``WATCHER_TEST_FOOTAGE`` may point at a directory that
+lists, which ``make test`` refreshes: tests/sysdeps.sh). ``WATCHER_TEST_FOOTAGE`` may point at a directory that
 already holds the files. A missing file is an error, never a skip.
 """
 

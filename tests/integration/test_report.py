@@ -2,7 +2,7 @@
 
 Chromium loads the pages from ``file://`` with an added inline script that writes what it found
 (images loaded, the video's metadata, the filters' effect) into the DOM, which ``--dump-dom`` prints
-after ``--virtual-time-budget``. A missing Chromium fails: ``.ci/run`` installs it.
+after ``--virtual-time-budget``. A missing Chromium fails: ``make test`` installs it (tests/sysdeps.sh).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def chromium(tmp: Path, *args: str) -> str:
-    assert CHROMIUM.exists(), "Debian's chromium package is needed for the report tests (.ci/run installs it)"
+    assert CHROMIUM.exists(), "Debian's chromium package is needed for the report tests (make test installs it)"
     profile = tmp / f"chromium-profile-{len(list(tmp.glob('chromium-profile-*')))}"
     r = subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                        text=True, timeout=180)
