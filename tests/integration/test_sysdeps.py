@@ -182,6 +182,18 @@ def test_make_test_as_nobody_prints_the_exact_command_and_runs_no_test(machine: 
     assert machine.run("--check").returncode == 0
 
 
+def test_without_dpkg_it_names_the_packages_and_leaves_the_tests_to_say_what_fails(machine: FakeMachine) -> None:
+    """Not Debian: nothing can be checked or installed; a tool the tests need then fails its test, loudly."""
+    bare = machine.root / "bare-bin"
+    bare.mkdir()
+    for tool in ("bash", "dirname"):
+        (bare / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    r = subprocess.run([str(bare / "bash"), str(machine.script)], capture_output=True, text=True, timeout=60,
+                       env=dict(machine.env(), PATH=str(bare)), check=False)
+    assert r.returncode == 0 and "not Debian" in r.stderr and "openssh-server" in r.stderr, r.stderr
+    assert machine.apt_calls() == []
+
+
 def test_every_libcamera_build_dependency_is_checked_up_front(machine: FakeMachine) -> None:
     """build_libcamera.sh installs its own as root; listed here too, a non-root run stops before any test."""
     text = (ROOT / "tests" / "realcam" / "build_libcamera.sh").read_text()
