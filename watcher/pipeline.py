@@ -1,48 +1,53 @@
 """The watcher's composition: source -> detector -> trigger -> encoder -> recorder -> ClipWriter.
 
 Threads and who touches what:
-  * capture thread: iterates the source and puts frames on a bounded queue. A live source
-    never waits for us: when the queue is full the frame is dropped and counted. A file or
-    synthetic source blocks instead (nothing is lost, a run is reproducible).
-  * pipeline thread (the caller of :func:`run_watcher`): detection, trigger, encoding, pre-roll,
-    status; it is the only user of the detector, encoder, trigger, recorder and pre-roll.
+  * capture thread (watcher.capture): iterates the source and puts frames on a bounded queue.
+    A live source never waits for us: when the queue is full the frame is dropped and counted.
+    A file or synthetic source blocks instead (nothing is lost, a run is reproducible).
+  * pipeline thread (the caller of :func:`run_watcher`): takes frames off the queue and runs each
+    through :class:`watcher.frame_step.FrameStep` (detection, trigger, disk gate, encoding,
+    pre-roll, recording, status); it is the only user of the detector, encoder, trigger, recorder
+    and pre-roll.
   * clip-writer thread: owns the open clip file (see watcher.clip_writer).
-Stopping (signal, --duration, end of file) finishes and publishes the open clip first.
+  * disk-guard thread: makes room and says whether recording is allowed (see watcher.diskguard).
+Stopping (signal, --duration, end of file) finishes and publishes the open clip first. A camera
+that cannot be stopped raises CameraHung out of :func:`run_watcher` after that clip is published.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from shared.manifest import Manifest
+from watcher.capture import END, Capture
 from watcher.clip_seq import ClipIds
 from watcher.clip_writer import ClipWriter
 from watcher.config import WatcherConfig
 from watcher.datadir import DataDir
-from watcher.detector import MotionDetector, luma_from_bgr
+from watcher.detector import MotionDetector
+from watcher.diskguard import DiskGuard
 from watcher.encoder import VideoEncoder
+from watcher.frame_step import FrameStep
 from watcher.frames import Frame
+from watcher.maintenance import maintain
 from watcher.preroll import PreRollBuffer
 from watcher.publish import ClipMeta
 from watcher.recorder import Recorder
 from watcher.sdnotify import Watchdog
-from watcher.maintenance import maintain
-from watcher.diskguard import DiskGuard
 from watcher.sources import FrameSource, SourceInfo, create_source
 from watcher.status import Counters, StatusReporter
-from watcher.trigger import Action, EventTrigger
+from watcher.trigger import EventTrigger
 
 logger = logging.getLogger(__name__)
-
-_END = object()
 
 
 @dataclass
@@ -51,54 +56,6 @@ class RunResult:
     frames: int
     counters: Counters
     source_error: str | None = None  # the source failed (the clip in progress was still published)
-
-
-class _Capture(threading.Thread):
-    def __init__(self, source: FrameSource, info: SourceInfo, stop: threading.Event, counters: Counters,
-                 *, realtime: bool, maxsize: int = 64) -> None:
-        super().__init__(name="capture", daemon=True)
-        self.source, self.info, self.stop, self.counters = source, info, stop, counters
-        self.realtime = realtime and not info.live
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        t0: float | None = None
-        mono0 = time.monotonic()
-        try:
-            for frame in self.source.frames():
-                if self.stop.is_set():
-                    break
-                if self.realtime:
-                    t0 = frame.t if t0 is None else t0
-                    delay = mono0 + (frame.t - t0) - time.monotonic()
-                    if delay > 0 and self.stop.wait(delay):
-                        break
-                if self.info.live and not self.info.encoded:
-                    try:
-                        self.queue.put_nowait(frame)
-                    except queue.Full:
-                        self.counters.frames_dropped += 1
-                    continue
-                while not self.stop.is_set():
-                    try:
-                        self.queue.put(frame, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as e:  # reported by the pipeline thread
-            self.error = e
-        finally:
-            while True:
-                try:
-                    self.queue.put(_END, timeout=0.2)
-                    break
-                except queue.Full:
-                    if self.stop.is_set():
-                        try:
-                            self.queue.get_nowait()
-                        except queue.Empty:
-                            pass
 
 
 def run_watcher(
@@ -113,151 +70,157 @@ def run_watcher(
     """Run until the source ends, ``duration_s`` of media time passed, or ``stop`` is set.
 
     ``wall_clock`` (epoch seconds) names and dates the clips; tests step it back or hold it still."""
-    stop = stop or threading.Event()
     dirs = DataDir(Path(cfg.watcher.data_dir))
     dirs.create()
-    lock_fd = dirs.lock()
-    counters = Counters(source=cfg.source.spec)
-    published: list[Manifest] = []
-    try:
-        report = maintain(dirs, cfg.retention, default_fps=cfg.source.fps)
-        s = report.salvage
-        if s.salvaged or s.removed or s.manifests_rebuilt:
-            logger.warning("start-up salvage: %d published, %d removed, %d manifests rebuilt",
-                           len(s.salvaged), len(s.removed), len(s.manifests_rebuilt))
-        src = source or create_source(cfg.source, duration_s=duration_s,
-                                      gop_frames=max(1, round(cfg.encoder.gop_s * cfg.source.fps)),
-                                      bitrate=cfg.encoder.bitrate)
+    with _data_dir_lock(dirs):
+        _salvage_on_start(dirs, cfg)
+        src = source or _create_source(cfg, duration_s)
         info = src.open()
         logger.info("source %s: %dx%d @ %.2f fps%s", cfg.source.spec, info.width, info.height, info.fps,
                     " (encoded by the camera library)" if info.encoded else "")
-        encoder = None if info.encoded else VideoEncoder(info.width, info.height, info.fps, cfg.encoder)
-        codec = info.codec if encoder is None else encoder.codec_name
+        pipeline = Pipeline(cfg, dirs, src, info, on_published=on_published, wall_clock=wall_clock)
+        return pipeline.run(stop or threading.Event(), duration_s)
 
-        def published_cb(m: Manifest) -> None:
-            published.append(m)
-            counters.clips_published += 1
-            counters.last_clip = m.id
-            if on_published is not None:
-                on_published(m, dirs)
 
-        guard = DiskGuard(dirs, cfg.retention, counters, fps=info.fps)
-
-        def writer_failed(message: str) -> None:  # the clip stays in temp_clips/ for salvage
-            counters.error(message)
-            guard.request_salvage()
-
-        ids = ClipIds(dirs)  # never reuses an id in this data directory, across restarts and clock steps
-        writer = ClipWriter(dirs, on_published=published_cb, on_error=writer_failed, ids=ids)
-        status = StatusReporter(dirs.status_file, counters, interval_s=cfg.watcher.status_interval_s,
-                                started_mono=time.monotonic())
-        watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
-        writer.start()
-        guard.start()
-        try:
-            source_error = _loop(cfg, src, info, encoder, codec, writer, guard, status, stop, duration_s, watchdog,
-                                 ids, wall_clock)
-        finally:
-            watchdog.stopping("publishing the open clip")
-            writer.stop()
-            guard.stop()
-            counters.state = "stopped"
-            counters.recording, counters.current_clip, counters.motion = False, None, False
-            status.write(time.monotonic())
+@contextmanager
+def _data_dir_lock(dirs: DataDir) -> Iterator[None]:
+    """One watcher per data directory, held for the whole run."""
+    lock_fd = dirs.lock()
+    try:
+        yield
     finally:
         os.close(lock_fd)
-    return RunResult(published, counters.frames_in, counters, source_error)
 
 
-def _loop(cfg: WatcherConfig, src: FrameSource, info: SourceInfo, encoder: VideoEncoder | None, codec: str,
-          writer: ClipWriter, guard: DiskGuard, status: StatusReporter, stop: threading.Event,
-          duration_s: float | None, watchdog: Watchdog, ids: ClipIds, wall_clock: Callable[[], float]) -> str | None:
-    """Returns why the source failed, or None when it ended or was stopped."""
-    counters = status.counters
-    detector = MotionDetector(cfg.detector)
-    trigger = EventTrigger(cfg.trigger)
-    fps = info.fps
-    preroll = PreRollBuffer(cfg.trigger.pre_roll_s + cfg.trigger.min_motion_frames / fps + 1.0)
+def _salvage_on_start(dirs: DataDir, cfg: WatcherConfig) -> None:
+    """Publish or remove what a crash left in temp_clips/, then apply retention, before recording."""
+    s = maintain(dirs, cfg.retention, default_fps=cfg.source.fps).salvage
+    if s.salvaged or s.removed or s.manifests_rebuilt:
+        logger.warning("start-up salvage: %d published, %d removed, %d manifests rebuilt",
+                       len(s.salvaged), len(s.removed), len(s.manifests_rebuilt))
 
-    def new_id(started: datetime) -> str:
-        return ids.new_id(cfg.watcher.camera, started)
 
-    capture_stop = threading.Event()  # set only by this thread, when the loop ends
-    capture = _Capture(src, info, capture_stop, counters, realtime=cfg.source.realtime)
-    recorder: Recorder | None = None
-    t_first: float | None = None
-    paused_shown: str | None = None
-    source_error: str | None = None
-    counters.state = "running"
-    capture.start()
-    try:
+def _create_source(cfg: WatcherConfig, duration_s: float | None) -> FrameSource:
+    return create_source(cfg.source, duration_s=duration_s,
+                         gop_frames=max(1, round(cfg.encoder.gop_s * cfg.source.fps)),
+                         bitrate=cfg.encoder.bitrate)
+
+
+class Pipeline:
+    """One run of the watcher on an opened source: its threads, its parts, and how it stops."""
+
+    def __init__(self, cfg: WatcherConfig, dirs: DataDir, src: FrameSource, info: SourceInfo, *,
+                 on_published: Callable[[Manifest, DataDir], None] | None,
+                 wall_clock: Callable[[], float]) -> None:
+        self.cfg, self.dirs, self.src, self.info = cfg, dirs, src, info
+        self.on_published, self.wall_clock = on_published, wall_clock
+        self.counters = Counters(source=cfg.source.spec)
+        self.published: list[Manifest] = []
+        self.encoder = None if info.encoded else VideoEncoder(info.width, info.height, info.fps, cfg.encoder)
+        self.codec = info.codec if self.encoder is None else self.encoder.codec_name
+        self.guard = DiskGuard(dirs, cfg.retention, self.counters, fps=info.fps)
+        self.ids = ClipIds(dirs)  # never reuses an id in this data directory, across restarts and clock steps
+        self.writer = ClipWriter(dirs, on_published=self._clip_published, on_error=self._clip_failed, ids=self.ids)
+        self.status = StatusReporter(dirs.status_file, self.counters, interval_s=cfg.watcher.status_interval_s,
+                                     started_mono=time.monotonic())
+        self.watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
+
+    def run(self, stop: threading.Event, duration_s: float | None) -> RunResult:
+        self.writer.start()
+        self.guard.start()
+        try:
+            source_error = self._capture_and_process(stop, duration_s)
+        finally:
+            self._shut_down()
+        return RunResult(self.published, self.counters.frames_in, self.counters, source_error)
+
+    def _capture_and_process(self, stop: threading.Event, duration_s: float | None) -> str | None:
+        """Returns why the source failed, or None when it ended or was stopped."""
+        capture_stop = threading.Event()  # set only by this thread, when the loop ends
+        capture = Capture(self.src, self.info, capture_stop, self.counters, realtime=self.cfg.source.realtime)
+        self.counters.state = "running"
+        capture.start()
+        try:
+            step, source_error = self._process_frames(capture, stop, duration_s)
+            if step is not None:
+                step.finish()
+        finally:
+            capture_stop.set()
+            self._close_source(capture)
+        return source_error
+
+    def _process_frames(self, capture: Capture, stop: threading.Event,
+                        duration_s: float | None) -> tuple[FrameStep | None, str | None]:
+        """Until stopped, ``duration_s`` of media time, or the end of the source: the step built at
+        the first frame (None if none came) and why the source failed (None if it did not)."""
+        step: FrameStep | None = None
         while not stop.is_set():
             try:
                 item = capture.queue.get(timeout=0.5)
             except queue.Empty:
-                status.maybe_write(time.monotonic())
+                self.status.maybe_write(time.monotonic())
                 continue
-            if item is _END:
-                if capture.error is not None:
-                    source_error = f"source failed: {capture.error}"
-                    counters.error(source_error)
-                    logger.error("%s", source_error)
-                break
+            if item is END:
+                return step, self._source_failure(capture)
             assert isinstance(item, Frame)
-            frame = item
-            if t_first is None:
-                t_first = frame.t
-                wall0 = wall_clock() - frame.t  # wall clock of media time 0 (names and display only)
-                template = ClipMeta(id="", camera=cfg.watcher.camera, codec=codec, width=info.width,
-                                    height=info.height, fps=fps, media_start_s=0.0, wall_epoch0=wall0)
-                recorder = Recorder(writer, preroll, template=template, pre_roll_s=cfg.trigger.pre_roll_s,
-                                    new_id=new_id)
-                watchdog.ready(f"{cfg.source.spec}: {info.width}x{info.height} @ {fps:.3g} fps")
-            assert recorder is not None
-            if duration_s is not None and frame.t - t_first >= duration_s:
+            if step is None:
+                step = self._first_frame(item)
+            if duration_s is not None and item.t - step.t_first >= duration_s:
                 break
-            counters.frames_in += 1
-            luma = frame.luma if frame.luma is not None else luma_from_bgr(frame.image, cfg.detector.width)
-            result = detector.process(luma, frame.t)
-            actions = trigger.update(frame.t, result.motion)
-            if Action.START in actions and guard.below_floor():
-                guard.wake()  # make room before the clip grows
-            if counters.recording_paused != paused_shown:  # tell status.json at once, not at the next interval
-                paused_shown = counters.recording_paused
-                status.write(time.monotonic())
-            if not guard.recording_allowed.is_set():
-                actions = [a for a in actions if a is Action.FINISH]
-                if not recorder.idle:
-                    logger.warning("recording paused: %s", counters.recording_paused)
-                    recorder.pause()
-            elif trigger.recording and recorder.idle and Action.START not in actions:
-                recorder.resume(frame.t)  # space came back in the middle of an event
-            recorder.apply(actions, trigger.motion_start)
-            if encoder is not None:
-                assert frame.image is not None
-                packets = encoder.encode(frame.image, frame.t, force_keyframe=recorder.take_keyframe_request())
-            else:
-                packets = frame.packets
-                if recorder.take_keyframe_request() and hasattr(src, "request_keyframe"):
-                    src.request_keyframe()  # once per need: it arrives some frames later
-            counters.frames_encoded += len(packets)
-            recorder.add(packets, frame.t, result.motion, result.score, result.boxes)
-            counters.motion = result.motion
-            counters.recording = recorder.clip is not None
-            counters.current_clip = recorder.clip.id if recorder.clip else None
-            counters.packets_dropped = writer.packets_dropped
-            status.maybe_write(time.monotonic())
-            watchdog.frame_flowed(time.monotonic())
-        if encoder is not None and recorder is not None:
-            recorder.add(encoder.flush(), t_first or 0.0, False, 0.0, ())
-        if recorder is not None:
-            recorder.close()
-    finally:
-        capture_stop.set()
+            step.process(item)
+        return step, None
+
+    def _first_frame(self, frame: Frame) -> FrameStep:
+        """Clips are dated from the wall clock at the first frame; systemd hears READY now."""
+        cfg, info = self.cfg, self.info
+        wall0 = self.wall_clock() - frame.t  # wall clock of media time 0 (names and display only)
+        template = ClipMeta(id="", camera=cfg.watcher.camera, codec=self.codec, width=info.width,
+                            height=info.height, fps=info.fps, media_start_s=0.0, wall_epoch0=wall0)
+        preroll = PreRollBuffer(cfg.trigger.pre_roll_s + cfg.trigger.min_motion_frames / info.fps + 1.0)
+        recorder = Recorder(self.writer, preroll, template=template, pre_roll_s=cfg.trigger.pre_roll_s,
+                            new_id=functools.partial(self.ids.new_id, cfg.watcher.camera))
+        self.watchdog.ready(f"{cfg.source.spec}: {info.width}x{info.height} @ {info.fps:.3g} fps")
+        return FrameStep(t_first=frame.t, detector=MotionDetector(cfg.detector), detector_width=cfg.detector.width,
+                         trigger=EventTrigger(cfg.trigger), guard=self.guard, recorder=recorder,
+                         encoder=self.encoder, request_keyframe=getattr(self.src, "request_keyframe", None),
+                         writer=self.writer, status=self.status, watchdog=self.watchdog)
+
+    def _source_failure(self, capture: Capture) -> str | None:
+        """The capture thread ended: None at the end of the source, else the error, counted and logged."""
+        if capture.error is None:
+            return None
+        message = f"source failed: {capture.error}"
+        self.counters.error(message)
+        logger.error("%s", message)
+        return message
+
+    def _close_source(self, capture: Capture) -> None:
+        """Close the source, then wait for the capture thread. Closing may raise (CameraHung: a camera
+        that cannot be stopped); the caller's shutdown still publishes the open clip."""
         try:
-            src.close()  # may raise (a camera that cannot be stopped): the clip is still published
+            self.src.close()
         finally:
             capture.join(timeout=30)
             if capture.is_alive():
                 logger.error("capture thread did not stop")
-    return source_error
+
+    def _shut_down(self) -> None:
+        """Publish the open clip, stop the disk guard, and leave status.json saying so."""
+        self.watchdog.stopping("publishing the open clip")
+        self.writer.stop()
+        self.guard.stop()
+        c = self.counters
+        c.state = "stopped"
+        c.recording, c.current_clip, c.motion = False, None, False
+        self.status.write(time.monotonic())
+
+    def _clip_published(self, m: Manifest) -> None:  # on the clip-writer thread
+        self.published.append(m)
+        self.counters.clips_published += 1
+        self.counters.last_clip = m.id
+        if self.on_published is not None:
+            self.on_published(m, self.dirs)
+
+    def _clip_failed(self, message: str) -> None:  # on the clip-writer thread; the clip stays in temp_clips/
+        self.counters.error(message)
+        self.guard.request_salvage()
