@@ -218,7 +218,7 @@ class SftpStore:
         channel = DeadlineChannel(raw, t)
         try:
             sftp = paramiko.SFTPClient(channel)
-        except socket.timeout as e:
+        except TimeoutError as e:
             raw.close()
             raise RemoteError(f"SFTP handshake timed out after {t:g} s (the server accepted the sftp "
                               "subsystem but never answered)") from e

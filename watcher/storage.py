@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.atomic import fsync_dir
 from shared.naming import InvalidClipId, parse_clip_id
@@ -59,7 +59,7 @@ def free_bytes(dirs: DataDir) -> int:
 
 
 def make_plan(dirs: DataDir, settings: RetentionSettings, now: datetime | None = None) -> Plan:
-    return plan(scan(dirs), free_bytes=free_bytes(dirs), settings=settings, now=now or datetime.now(timezone.utc))
+    return plan(scan(dirs), free_bytes=free_bytes(dirs), settings=settings, now=now or datetime.now(UTC))
 
 
 def apply_plan(dirs: DataDir, p: Plan, *, dry_run: bool = False) -> RetentionReport:

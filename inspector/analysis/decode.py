@@ -41,7 +41,7 @@ class VideoInfo:
 
 
 class DecodedFrame:
-    __slots__ = ("index", "t", "_frame", "_luma")
+    __slots__ = ("_frame", "_luma", "index", "t")
 
     def __init__(self, index: int, t: float, frame: av.VideoFrame) -> None:
         self.index, self.t, self._frame = index, t, frame

@@ -12,7 +12,7 @@ import shutil
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,7 +83,7 @@ class Lib:
         clip_id = f"{camera}_20260101T{self.n:02d}0000Z_{self.n:04d}"
         duration = duration_s if duration_s is not None else frames / fps
         size, sha = sha256_file(mp4)
-        t0 = datetime(2026, 1, 1, self.n, tzinfo=timezone.utc)
+        t0 = datetime(2026, 1, 1, self.n, tzinfo=UTC)
         start, end = utc_iso(t0), utc_iso(t0 + timedelta(seconds=duration - 1 / fps))  # the manifest's own arithmetic
         m = Manifest(id=clip_id, camera=camera, file=f"{clip_id}.mp4", size=size, sha256=sha, codec="h264",
                      width=width, height=height, fps=fps, frames=frames, started_at=start,

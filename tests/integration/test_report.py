@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -102,7 +102,7 @@ def empty_yard_clip(dst: Path) -> Manifest:
     clip_id = "yard_20260101T120000Z_0001"
     mp4 = write_video(dst / f"{clip_id}.mp4", frames, 15.0)
     size, sha = sha256_file(mp4)
-    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     end = start + timedelta(seconds=44 / 15)  # the last frame's time, as the watcher writes it
     m = Manifest(id=clip_id, camera="yard", file=mp4.name, size=size, sha256=sha, codec="h264", width=640, height=360,
                  fps=15.0, frames=45, started_at=utc_iso(start), ended_at=utc_iso(end), media_start_s=0.0,

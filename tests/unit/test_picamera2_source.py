@@ -23,6 +23,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.conftest import drop_picamera2_modules
 from watcher.avcompat import packet_for_stream
 from watcher.frames import Frame
 from watcher.sources.base import CameraHung, FrameSource, SourceError, SourceInfo
@@ -33,8 +34,6 @@ from watcher.sources.picamera2_source import (
     _Timeline,
     luma_from_yuv420,
 )
-
-from tests.conftest import drop_picamera2_modules
 
 REPO = Path(__file__).resolve().parents[2]
 SPS_START = b"\x00\x00\x00\x01\x67"

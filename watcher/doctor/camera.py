@@ -83,7 +83,7 @@ def _picamera2(width: int, height: int, fps: float, prober: CameraProber, servic
     cameras = cams_rec.get("cameras") or []
     if not cameras:
         return fail("camera", "picamera2 (libcamera) finds no camera", LIST_HINT)
-    if CAMERA_NUM >= len(cameras):
+    if len(cameras) <= CAMERA_NUM:
         return fail("camera", f"camera {CAMERA_NUM} not found", LIST_HINT, cameras=cameras)
     cam = cameras[CAMERA_NUM]
     name = f"{cam.get('Model', '?')} ({cam.get('Id', '?')})"

@@ -45,7 +45,7 @@ def probe_camera(camera_num: int, open_camera: bool, emit: Emit = emit) -> None:
         return _error(emit, "list", e)
     emit({"event": "cameras", "cameras": cameras})
     if not open_camera or camera_num >= len(cameras):
-        return
+        return None
     emit({"event": "start", "step": "open"})
     try:
         picam2 = Picamera2(camera_num)

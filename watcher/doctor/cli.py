@@ -58,7 +58,8 @@ def _guarded(name: str, fn: Callable[[], CheckResult | list[CheckResult]]) -> li
 
 def run_checks(settings: Any, config_result: CheckResult, probes: Probes | None = None) -> list[CheckResult]:
     from watcher.datadir import DataDir
-    from watcher.doctor import camera, clock, data_dir, encoding, probes as probes_mod, service, stack, v4l2
+    from watcher.doctor import camera, clock, data_dir, encoding, service, stack, v4l2
+    from watcher.doctor import probes as probes_mod
 
     p = probes or Probes()
     command = p.command or probes_mod.run_command
