@@ -115,7 +115,8 @@ def _retention(lib: Library, cfg: InspectorConfig, report: LibraryCleanupReport,
             over = cap > 0 and usage > cap
             if not (expired or over):
                 continue
-            logger.info("library retention: removing %s (%s)", row.clip_id, "older than keep_days" if expired else "over max_usage_gb")
+            logger.info("library retention: removing %s (%s)", row.clip_id,
+                        "older than keep_days" if expired else "over max_usage_gb")
             if not dry_run:
                 try:
                     for p in _clip_files(path):

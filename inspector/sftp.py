@@ -91,7 +91,7 @@ class _SftpReader:
                 chunks = [(o, min(REQUEST_SIZE, offset + n - o)) for o in range(offset, offset + n, REQUEST_SIZE)]
                 got: list[bytes] = []
                 try:
-                    for (_, want), data in zip(chunks, self._f.readv(chunks)):
+                    for (_, want), data in zip(chunks, self._f.readv(chunks), strict=False):
                         got.append(data)
                         if len(data) != want:
                             break
@@ -123,7 +123,7 @@ class _SftpReader:
 def _arrived(got: list[bytes], chunks: list[tuple[int, int]]) -> Iterator[bytes]:
     """The leading chunks that arrived whole, as one piece (nothing if none did)."""
     whole = []
-    for data, (_, want) in zip(got, chunks):
+    for data, (_, want) in zip(got, chunks, strict=False):  # got may stop short
         if len(data) != want:
             break
         whole.append(data)

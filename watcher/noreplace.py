@@ -73,7 +73,7 @@ def _link_then_unlink(src: Path, dst: Path) -> bool:
 
 
 def _check_then_rename(src: Path, dst: Path) -> bool:
-    global _racy_fallback_logged
+    global _racy_fallback_logged  # noqa: PLW0603 - once per process, whichever thread gets here first
     if not _racy_fallback_logged:
         _racy_fallback_logged = True
         logger.warning("%s: the filesystem has neither RENAME_NOREPLACE nor hard links; publishing with a check "

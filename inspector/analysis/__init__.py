@@ -21,7 +21,10 @@ _EXPORTS = {
     "analyze_pending": "inspector.analysis.pending",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # noqa: RUF022 - grouped by the module that defines them, as _EXPORTS
+    "ANALYZER_VERSION", "AnalyzerSettings", "ClipRejected", "analyze_video", "AnalysisSummary", "analyze_pending",
+]
+assert set(__all__) == set(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -83,7 +83,7 @@ def local_time(iso: str) -> datetime:
     """A manifest's UTC time in the local zone; _Unshowable if Python cannot represent it here
     (year 1 moved west, year 9999 moved east, offsets that overflow)."""
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+        return datetime.fromisoformat(iso).astimezone()
     except (ValueError, OverflowError, OSError) as e:
         raise _Unshowable(f"start time {iso[:40]!r} cannot be shown: {e}") from None
 

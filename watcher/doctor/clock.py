@@ -79,7 +79,8 @@ def check_clock(*, runner: CommandRunner = run_command, systemd_booted: bool = T
         synced = props.get("NTPSynchronized") == "yes"
         if not synced:
             how = "no NTP service is enabled" if props.get("NTP") == "no" else "NTP has not synchronized yet"
-            return warn("clock", f"not synchronized ({how}; timedatectl): {WRONG_NAMES}", SYNC_FIX, source="timedatectl")
+            return warn("clock", f"not synchronized ({how}; timedatectl): {WRONG_NAMES}", SYNC_FIX,
+                        source="timedatectl")
         late = _boot_wait(runner, rtc_dir)
         if late:
             return warn("clock", late, "`sudo systemctl enable systemd-time-wait-sync`", source="timedatectl")

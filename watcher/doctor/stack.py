@@ -191,7 +191,8 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
                     f"run `{py.executable} -c 'import {o.module}'` to see it; two copies of a library may clash"
                     + (f" (copies: {_describe_copies(o.copies)})" if o.copies else ""), **details)
     return make(name, f"does not import: {o.problem}",
-                f"run `{py.executable} -c 'import {o.module}'` for the traceback; reinstall {apt} (apt) or {dist} (pip)",
+                f"run `{py.executable} -c 'import {o.module}'` for the traceback; "
+                f"reinstall {apt} (apt) or {dist} (pip)",
                 **details)
 
 

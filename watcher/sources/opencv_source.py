@@ -9,6 +9,7 @@ capture is reopened with capped exponential backoff until ``close()``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -47,7 +48,8 @@ class OpenCVSource:
         self.reconnects = 0
 
     def _open_capture(self) -> cv2.VideoCapture:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_timeout_ms]
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_timeout_ms,
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_timeout_ms]
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target, cv2.CAP_ANY)
         else:
@@ -71,7 +73,7 @@ class OpenCVSource:
             cap.release()
             raise SourceError(f"video source {self.target!r} opened but gave no frame")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        if not fps or fps != fps or fps <= 0 or fps > 240:
+        if not fps or math.isnan(fps) or fps <= 0 or fps > 240:
             fps = self._want[2] or 25.0
         h, w = first.shape[:2]
         self._cap, self._first = cap, first
