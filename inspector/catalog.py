@@ -253,7 +253,7 @@ class Catalog:
             "ORDER BY started_at DESC, clip_id DESC")]
 
     def count_state(self, state: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM clips WHERE state=?", (state,)).fetchone()[0]
+        return int(self.db.execute("SELECT COUNT(*) FROM clips WHERE state=?", (state,)).fetchone()[0])
 
     def quarantined(self) -> list[ClipRow]:
         return [ClipRow(*r) for r in self.db.execute(

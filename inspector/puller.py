@@ -181,10 +181,10 @@ class Puller:
         final = self.library.final(self.name, clip_id)
         if final.exists():
             # stored before a crash that came before the catalog update
-            got = _file_sha(final)
-            self._adopt(final, got, m, raw)
-            if got != (m.size, m.sha256):
-                return self._conflict(lock, m, raw, final, got, stats)
+            on_disk = _file_sha(final)
+            self._adopt(final, on_disk, m, raw)
+            if on_disk != (m.size, m.sha256):
+                return self._conflict(lock, m, raw, final, on_disk, stats)
             self._stored(clip_id, final, m.size, stats)
             return lock.discard()
         self.catalog.begin_download(self.name, clip_id, m.camera, m.size, m.sha256, m.started_at, m.ended_at)

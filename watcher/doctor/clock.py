@@ -87,10 +87,10 @@ def check_clock(*, runner: CommandRunner = run_command, systemd_booted: bool = T
         return ok("clock", "synchronized (timedatectl)", source="timedatectl")
     if timesync_flag.exists():
         return ok("clock", f"synchronized ({timesync_flag} exists)", source="timesyncd")
-    synced = kernel()
-    if synced is None:
+    by_kernel = kernel()
+    if by_kernel is None:
         return na("clock", "cannot tell: no timedatectl answer, no timesyncd flag, adjtimex unavailable")
-    if not synced:
+    if not by_kernel:
         return warn("clock", f"not synchronized (kernel adjtimex: STA_UNSYNC): {WRONG_NAMES}", SYNC_FIX,
                     source="adjtimex")
     return ok("clock", "synchronized (kernel adjtimex)", source="adjtimex")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import cv2
+import numpy as np
 
 from watcher.frames import Frame
 from watcher.sources.base import SourceError, SourceInfo
@@ -96,7 +97,8 @@ class OpenCVSource:
     def _file_frames(self) -> Iterator[Frame]:
         assert self._cap is not None and self._info is not None
         cap, fps = self._cap, self._info.fps
-        index, image, last_t = 0, self._first, -1.0
+        index, last_t = 0, -1.0
+        image: np.ndarray | None = self._first
         while image is not None and not self._closed.is_set():
             pos_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
             t = pos_ms / 1000.0 if pos_ms and pos_ms > 0 else index / fps
