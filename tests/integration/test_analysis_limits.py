@@ -59,7 +59,7 @@ def craft_mp4(path: Path, segments: list[tuple[int, int, int]], fps: int = 15,
         st = out.add_stream("h264", rate=fps)
         st.width, st.height = segments[0][0], segments[0][1]
         st.time_base = Fraction(1, fps)
-        for p, t in zip(packets, times):
+        for p, t in zip(packets, times, strict=True):
             p.stream = st
             p.pts = p.dts = round(t * fps)
             p.time_base = Fraction(1, fps)

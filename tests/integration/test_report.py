@@ -60,8 +60,8 @@ def checked(tmp: Path, page: Path, script: str) -> dict:
     return json.loads(html.unescape(m.group(1)))
 
 
-REPORT_OUT = "var pre=document.createElement('pre');pre.id='check';pre.textContent=JSON.stringify(out);" \
-             "document.body.appendChild(pre);"
+REPORT_OUT = ("var pre=document.createElement('pre');pre.id='check';pre.textContent=JSON.stringify(out);"
+              "document.body.appendChild(pre);")
 
 INDEX_PROBE = """
 window.addEventListener('load', function(){
@@ -256,8 +256,8 @@ def test_report_cli_rebuilds_from_the_config(report_library: Path, tmp_path: Pat
     from tests.inspector_env import write_config
 
     library = copy_library(report_library, tmp_path / "library")
-    cfg = write_config(tmp_path / "i.toml", library, [f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
-                                                      f'remote_dir = "{tmp_path / "nowhere"}"\n'])
+    cfg = write_config(tmp_path / "i.toml", library, [(f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
+                                                      f'remote_dir = "{tmp_path / "nowhere"}"\n')])
     before = current_generation(library)
     assert report_main(["--config", str(cfg)]) == 0
     assert capsys.readouterr().out.strip() == str(library / "report" / "index.html")

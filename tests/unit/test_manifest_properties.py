@@ -55,7 +55,8 @@ any_char = st.characters() | st.characters(categories=["Cs"]) | st.characters(ca
 any_text = st.text(any_char, max_size=80)
 # Number literals json.dumps cannot write: long integers, long fractions, huge exponents.
 number_literal = (st.from_regex(r"-?(0|[1-9][0-9]{0,60})(\.[0-9]{1,50})?([eE][+-]?[0-9]{1,4})?", fullmatch=True)
-                  | st.builds(lambda n, tail: "9" * n + tail, st.integers(4000, 4400), st.sampled_from(["", ".5", "e9"])))
+                  | st.builds(lambda n, tail: "9" * n + tail, st.integers(4000, 4400),
+                              st.sampled_from(["", ".5", "e9"])))
 scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**30), max_value=10**30)
            | st.floats() | any_text)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
@@ -170,7 +171,7 @@ def test_damaged_manifests_give_a_manifest_or_a_rejection(data: st.DataObject) -
 
 
 @fuzz(600)
-@given(st.sampled_from(sorted(GOOD_DICT) + ["new_key"]), json_values | st.just(KeyError))
+@given(st.sampled_from([*sorted(GOOD_DICT), "new_key"]), json_values | st.just(KeyError))
 def test_any_json_value_at_any_key_gives_a_manifest_or_a_rejection(key: str, value: Any) -> None:
     d = dict(GOOD_DICT)
     if value is KeyError:
