@@ -70,6 +70,17 @@ lint:
 test-fast: venv footage
 	$(PY) -m pytest -q
 
+# ruff (the code and its tests) and mypy (watcher/, inspector/, shared/), set in pyproject.toml; seconds. The tools go
+# into .venv only (requirements-lint.txt), not into the Pi-stack venv.
+$(VENV)/.lint-installed: requirements-lint.txt $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements-lint.txt
+	touch $@
+
+.PHONY: lint
+lint: $(VENV)/.lint-installed
+	$(PY) -m ruff check watcher inspector shared tests
+	$(PY) -m mypy
+
 # The watcher's tests (every test but the inspector's, listed in tests/conftest.py) on the Pi's stack.
 test-pi-stack: venv-pi
 	$(PI_PY) -m tests.stack --system

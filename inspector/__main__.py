@@ -30,7 +30,7 @@ import json
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import AppError
 from shared.logsetup import setup_logging
@@ -58,7 +58,7 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
-def _summary_text(summary: dict) -> str:
+def _summary_text(summary: dict[str, Any]) -> str:
     lines = ["state counts: " + (", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "none")]
     for name, d in sorted(summary["watchers"].items()):
         states = ", ".join(f"{k}={v}" for k, v in sorted(d.get("states", {}).items())) or "no clips"
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "status":
         if not (cfg.library / "catalog.sqlite3").exists():
-            summary: dict = {"states": {}, "watchers": {}}
+            summary: dict[str, Any] = {"states": {}, "watchers": {}}
         else:
             cat = Catalog(cfg.library / "catalog.sqlite3")
             summary = cat.summary()

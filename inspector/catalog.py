@@ -212,8 +212,8 @@ class Catalog:
     def mark_stored(self, watcher: str, clip_id: str, local_path: str) -> None:
         """A verified copy is in place. Download tries are forgotten: ``attempts`` counts analysis tries from here."""
         now = time.time()
-        self.db.execute("UPDATE clips SET state='stored', local_path=?, reason=NULL, attempts=0, stored_at=?, updated=? "
-                        "WHERE watcher=? AND clip_id=?", (local_path, now, now, watcher, clip_id))
+        self.db.execute("UPDATE clips SET state='stored', local_path=?, reason=NULL, attempts=0, stored_at=?, "
+                        "updated=? WHERE watcher=? AND clip_id=?", (local_path, now, now, watcher, clip_id))
 
     def mark_acked(self, watcher: str, clip_id: str) -> None:
         now = time.time()
@@ -253,7 +253,7 @@ class Catalog:
             "ORDER BY started_at DESC, clip_id DESC")]
 
     def count_state(self, state: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM clips WHERE state=?", (state,)).fetchone()[0]
+        return int(self.db.execute("SELECT COUNT(*) FROM clips WHERE state=?", (state,)).fetchone()[0])
 
     def quarantined(self) -> list[ClipRow]:
         return [ClipRow(*r) for r in self.db.execute(
@@ -279,7 +279,7 @@ class Catalog:
                             "ON CONFLICT (watcher) DO UPDATE SET skipped=skipped+excluded.skipped", (watcher, n))
 
     def summary(self) -> dict[str, object]:
-        states = {s: n for s, n in self.db.execute("SELECT state, COUNT(*) FROM clips GROUP BY state")}
+        states = dict(self.db.execute("SELECT state, COUNT(*) FROM clips GROUP BY state").fetchall())
         per: dict[str, dict[str, object]] = {}
         for w, s, n in self.db.execute("SELECT watcher, state, COUNT(*) FROM clips GROUP BY watcher, state"):
             per.setdefault(w, {"states": {}})["states"][s] = n  # type: ignore[index]

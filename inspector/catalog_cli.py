@@ -63,8 +63,8 @@ def main(argv: list[str]) -> int:
                 print(f"quarantined {b.watcher}/{b.clip_id}: {b.reason}")
             for b in rep.left_untrusted:
                 print(f"NOT TRUSTED, left in place (quarantine already holds its id): {b.path}: {b.reason}")
-            for s in rep.strays:
-                print(f"left alone: {s}")
+            for stray in rep.strays:
+                print(f"left alone: {stray}")
         return 0
     if args.json:
         print(json.dumps(asdict(chk), sort_keys=True))

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from inspector.catalog import DONE_STATES, Catalog
@@ -108,14 +108,15 @@ def _retention(lib: Library, cfg: InspectorConfig, report: LibraryCleanupReport,
             clips.append((started, r, path, sum(_size(p) for p in _clip_files(path) if p.is_file())))
         clips.sort(key=lambda c: (c[0], c[1].clip_id))
         usage = sum(c[3] for c in clips)
-        cutoff = datetime.fromtimestamp(now, tz=timezone.utc) - timedelta(days=s.keep_days)
+        cutoff = datetime.fromtimestamp(now, tz=UTC) - timedelta(days=s.keep_days)
         cap = s.max_usage_gb * 1024**3
         for started, row, path, nbytes in clips:
             expired = s.keep_days > 0 and started < cutoff
             over = cap > 0 and usage > cap
             if not (expired or over):
                 continue
-            logger.info("library retention: removing %s (%s)", row.clip_id, "older than keep_days" if expired else "over max_usage_gb")
+            logger.info("library retention: removing %s (%s)", row.clip_id,
+                        "older than keep_days" if expired else "over max_usage_gb")
             if not dry_run:
                 try:
                     for p in _clip_files(path):

@@ -141,7 +141,8 @@ def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
                 full = (base / os.path.expanduser(value)).resolve()
                 if not full.is_file():
                     raise ConfigError(path, f"{section}.{key}", f"file not found: {full}")
-                w = replace(w, **{key: str(full)})
+                resolved: dict[str, Any] = {key: str(full)}
+                w = replace(w, **resolved)
         watchers.append(w)
     return InspectorConfig(settings, tuple(watchers), path, cleanup, analysis)
 

@@ -20,7 +20,6 @@ safe from any thread (SftpStore.abort is).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -74,7 +73,7 @@ class DeadlineChannel:
         self._channel.settimeout(min(self.io_timeout_s, left))
         try:
             data = bytes(self._channel.recv(n))
-        except socket.timeout:
+        except TimeoutError:
             if floor.time_left(time.monotonic() - self._t0, self._done) <= 0:
                 raise self._abandoned(floor) from None
             raise

@@ -30,7 +30,8 @@ from inspector.config import InspectorConfig, InspectorSettings, WatcherEntry
 from inspector.deadlines import RateFloor
 from inspector.library import Library
 from inspector.links import OpenLinks
-from inspector.puller import LocalStorageError, Progress, PullStats, Puller
+from inspector.puller import LocalStorageError, Progress, Puller
+from inspector.pullstats import PullStats
 from inspector.remote import LocalStore, RemoteError, RemoteStore
 
 logger = logging.getLogger(__name__)

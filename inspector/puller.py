@@ -114,7 +114,7 @@ class Puller:
         mp4_name, json_name = f"{clip_id}.mp4", f"{clip_id}.json"
         row = self.catalog.get(self.name, clip_id)
         if row is not None and row.state == "quarantined":
-            return
+            return None
         me = cand.manifest
         assert me is not None
         if me.kind != "file":
@@ -181,17 +181,17 @@ class Puller:
         final = self.library.final(self.name, clip_id)
         if final.exists():
             # stored before a crash that came before the catalog update
-            got = _file_sha(final)
-            self._adopt(final, got, m, raw)
-            if got != (m.size, m.sha256):
-                return self._conflict(lock, m, raw, final, got, stats)
+            on_disk = _file_sha(final)
+            self._adopt(final, on_disk, m, raw)
+            if on_disk != (m.size, m.sha256):
+                return self._conflict(lock, m, raw, final, on_disk, stats)
             self._stored(clip_id, final, m.size, stats)
             return lock.discard()
         self.catalog.begin_download(self.name, clip_id, m.camera, m.size, m.sha256, m.started_at, m.ended_at)
         while True:
             got = self._fetch(lock, m, stats)
             if got is None:
-                return
+                return None
             if got == (m.size, m.sha256):
                 break
             reason = f"sha256 mismatch: manifest {m.sha256}, got {got[1]} ({got[0]} bytes)"
@@ -256,7 +256,7 @@ class Puller:
             lock.truncate(0)  # whatever the .part holds, it is not a prefix of these bytes we can trust
             got = self._fetch(lock, m, stats)
             if got is None:
-                return
+                return None
         reason = (f"conflicts with the stored clip {stored} ({stored_got[0]} bytes, sha256 {stored_got[1]}): "
                   f"watcher {self.name} sent {clip_id} again with {got[0]} bytes, sha256 {got[1]}"
                   + ("" if got == (m.size, m.sha256) else f" (its manifest says sha256 {m.sha256})")

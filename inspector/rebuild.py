@@ -140,24 +140,30 @@ def _stored_clip(lib: Library, watcher: str, path: Path, rel: str, scan: Library
         scan.bad.append(BadClip(watcher, clip_id, path, reason))
 
     if lib.final(watcher, clip_id) != path:
-        return bad(f"in the wrong folder for its id (belongs in {lib.final(watcher, clip_id).parent})")
+        bad(f"in the wrong folder for its id (belongs in {lib.final(watcher, clip_id).parent})")
+        return None
     raw = _read_capped(path.with_suffix(".json"), MAX_MANIFEST_BYTES)
     if raw is None:
-        return bad("its manifest is missing or unreadable")
+        bad("its manifest is missing or unreadable")
+        return None
     try:
         m = parse_manifest(raw, expected_id=clip_id)
     except RecursionError:
-        return bad("its manifest does not parse: nested too deeply")
+        bad("its manifest does not parse: nested too deeply")
+        return None
     except (InvalidManifest, ValueError) as e:
-        return bad(f"its manifest does not parse: {e}")
+        bad(f"its manifest does not parse: {e}")
+        return None
     st = path.stat()
     if st.st_size != m.size:
-        return bad(f"size {st.st_size} differs from the manifest's {m.size}")
+        bad(f"size {st.st_size} differs from the manifest's {m.size}")
+        return None
     if verify:
         size, sha = sha256_file(path)
         scan.bytes_hashed += size
         if (size, sha) != (m.size, m.sha256):
-            return bad(f"sha256 {sha} differs from the manifest's {m.sha256}")
+            bad(f"sha256 {sha} differs from the manifest's {m.sha256}")
+            return None
     row = RestoredRow(watcher=watcher, clip_id=clip_id, camera=m.camera, state="stored", size=m.size,
                       sha256=m.sha256, started_at=m.started_at, ended_at=m.ended_at, local_path=str(path),
                       stored_at=st.st_mtime)

@@ -135,18 +135,18 @@ class LocalStore:
         with it:
             while True:
                 try:
-                    e = next(it)
+                    entry = next(it)
                 except StopIteration:
                     return
                 except OSError as err:
                     raise RemoteError(f"cannot list {self.dir}: {err}") from err
                 try:
-                    st = e.stat(follow_symlinks=False)
+                    st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # gone since readdir (archived by another inspector, or cleaned up)
                 except OSError as err:
-                    raise RemoteError(f"cannot stat {e.name!r} in {self.dir}: {err}") from err
-                yield RemoteEntry(e.name, st.st_size, st.st_mtime, kind_of(st.st_mode))
+                    raise RemoteError(f"cannot stat {entry.name!r} in {self.dir}: {err}") from err
+                yield RemoteEntry(entry.name, st.st_size, st.st_mtime, kind_of(st.st_mode))
 
     def open(self, name: str) -> _LocalReader:
         try:

@@ -37,6 +37,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
@@ -91,7 +92,7 @@ class _SftpReader:
                 chunks = [(o, min(REQUEST_SIZE, offset + n - o)) for o in range(offset, offset + n, REQUEST_SIZE)]
                 got: list[bytes] = []
                 try:
-                    for (_, want), data in zip(chunks, self._f.readv(chunks)):
+                    for (_, want), data in zip(chunks, self._f.readv(chunks), strict=False):
                         got.append(data)
                         if len(data) != want:
                             break
@@ -103,7 +104,8 @@ class _SftpReader:
                     if isinstance(e, _SILENT_OR_GONE):  # the connection is in doubt: do not wait on it again
                         self._store.cut()  # (closing the file would wait io_timeout_s for its reply)
                     yield from _arrived(got, chunks)
-                    raise RemoteError(f"read failed at {offset + sum(map(len, got))}: {e or type(e).__name__}") from e
+                    at = offset + sum(map(len, got))
+                    raise RemoteError(f"read failed at {at}: {str(e) or type(e).__name__}") from e
                 data = b"".join(got)
                 if len(data) != n:
                     raise RemoteError(f"short read: {len(data)} of {n} bytes at {offset}")
@@ -123,7 +125,7 @@ class _SftpReader:
 def _arrived(got: list[bytes], chunks: list[tuple[int, int]]) -> Iterator[bytes]:
     """The leading chunks that arrived whole, as one piece (nothing if none did)."""
     whole = []
-    for data, (_, want) in zip(got, chunks):
+    for data, (_, want) in zip(got, chunks, strict=False):  # got may stop short
         if len(data) != want:
             break
         whole.append(data)
@@ -190,7 +192,7 @@ class SftpStore:
         except (OSError, EOFError) as e:
             if isinstance(e, RemoteError):
                 raise
-            raise self._cut_or(RemoteError(f"ssh to {where} failed: {e or type(e).__name__}")) from e
+            raise self._cut_or(RemoteError(f"ssh to {where} failed: {str(e) or type(e).__name__}")) from e
 
     def _cut_or(self, error: RemoteError) -> RemoteError:
         return RemoteError(f"connection to {self.entry.host}:{self.entry.port} cut: stopping") \
@@ -205,7 +207,7 @@ class SftpStore:
         try:
             raw = transport.open_session(timeout=t)
         except _ERRORS as e:
-            raise self._cut_or(RemoteError(f"cannot open an SSH channel: {e or type(e).__name__}")) from e
+            raise self._cut_or(RemoteError(f"cannot open an SSH channel: {str(e) or type(e).__name__}")) from e
         with cut_after(t, self.cut, f"sftp-start-{self.entry.name}") as fired:
             try:
                 raw.invoke_subsystem("sftp")  # paramiko waits for the reply with no timeout
@@ -213,18 +215,18 @@ class SftpStore:
                 raw.close()
                 if fired.is_set():
                     raise RemoteError(f"no reply to the SFTP subsystem request within {t:g} s") from e
-                raise self._cut_or(RemoteError(f"SFTP subsystem refused: {e or type(e).__name__}")) from e
+                raise self._cut_or(RemoteError(f"SFTP subsystem refused: {str(e) or type(e).__name__}")) from e
         raw.settimeout(t)  # before the handshake: SFTPClient() waits for the server's version reply
         channel = DeadlineChannel(raw, t)
         try:
-            sftp = paramiko.SFTPClient(channel)
-        except socket.timeout as e:
+            sftp = paramiko.SFTPClient(channel)  # type: ignore[arg-type]  # duck-typed: it wraps a Channel
+        except TimeoutError as e:
             raw.close()
             raise RemoteError(f"SFTP handshake timed out after {t:g} s (the server accepted the sftp "
                               "subsystem but never answered)") from e
         except _ERRORS as e:
             raw.close()
-            raise self._cut_or(RemoteError(f"SFTP handshake failed: {e or type(e).__name__}")) from e
+            raise self._cut_or(RemoteError(f"SFTP handshake failed: {str(e) or type(e).__name__}")) from e
         channel.io_timeout_s = self.entry.io_timeout_s
         return sftp, channel
 
@@ -245,7 +247,8 @@ class SftpStore:
         answers; a server that reordered them would make a read wait for a reply paramiko already
         dropped, which the channel timeout ends as a RemoteError. The handle is closed however the
         iteration ends (after an error the connection is left to be dropped instead)."""
-        sftp = self.sftp
+        # paramiko's request API (_request, _async_request, _read_response) is private: not in its stubs
+        sftp: Any = self.sftp
         try:
             t, msg = sftp._request(CMD_OPENDIR, self.dir)
             if t != CMD_HANDLE:

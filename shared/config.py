@@ -61,7 +61,8 @@ def _coerce(value: Any, tp: Any, where: str, path: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(path, where, f"expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(v, a, f"{where}[{i}]", path) for i, (v, a) in enumerate(zip(value, args)))
+            pairs = enumerate(zip(value, args, strict=True))
+            return tuple(_coerce(v, a, f"{where}[{i}]", path) for i, (v, a) in pairs)
         item = args[0] if args else Any
         return tuple(_coerce(v, item, f"{where}[{i}]", path) for i, v in enumerate(value))
     if tp is Any:

@@ -35,7 +35,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ class Manifest:
 
 def utc_iso(ts: datetime) -> str:
     """UTC ISO 8601 with milliseconds and a Z suffix."""
-    return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc(text: object) -> datetime:
@@ -115,7 +115,7 @@ def parse_utc(text: object) -> datetime:
         raise ValueError("not a UTC ISO 8601 time")
     y, mo, d, h, mi, s, frac = m.groups()
     t = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), int((frac or "0").ljust(6, "0")),
-                 tzinfo=timezone.utc)
+                 tzinfo=UTC)
     if not year_in_range(t):
         raise ValueError(f"year {t.year} is outside {MIN_YEAR}..{MAX_YEAR}")
     return t

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 CAMERA_MAX_LEN = 32
 CAMERA_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}", re.ASCII)
@@ -69,7 +69,7 @@ def make_clip_id(camera: str, started: datetime, seq: int) -> str:
         raise InvalidClipId("started must be timezone-aware")
     if not 0 <= seq <= MAX_SEQ:
         raise InvalidClipId(f"sequence {seq} out of range 0..{MAX_SEQ}")
-    utc = started.astimezone(timezone.utc).replace(microsecond=0)
+    utc = started.astimezone(UTC).replace(microsecond=0)
     if not year_in_range(utc):
         raise InvalidClipId(f"start {utc.isoformat()} is outside the years {MIN_YEAR}..{MAX_YEAR} (clock not set?)")
     return str(ClipId(camera, utc, seq))
@@ -86,7 +86,7 @@ def _show(value: object) -> str:
 def _stamp_time(stamp: str) -> datetime:
     """``YYYYMMDDTHHMMSSZ`` (already matched as ASCII digits) as a UTC datetime; ValueError if no such time."""
     return datetime(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]),
-                    int(stamp[13:15]), tzinfo=timezone.utc)
+                    int(stamp[13:15]), tzinfo=UTC)
 
 
 def parse_clip_id(text: str) -> ClipId:

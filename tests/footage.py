@@ -46,7 +46,8 @@ def fetch() -> None:
         debs = list(Path(tmp).glob("opencv-doc_*.deb"))
         if r.returncode != 0 or not debs:
             raise FootageUnavailable(
-                "apt-get download opencv-doc failed (run 'apt-get update' first?): " + (r.stderr or r.stdout).strip()[-500:]
+                "apt-get download opencv-doc failed (run 'apt-get update' first?): "
+                + (r.stderr or r.stdout).strip()[-500:]
             )
         out = Path(tmp) / "x"
         subprocess.run(["dpkg", "-x", str(debs[0]), str(out)], check=True, timeout=600)

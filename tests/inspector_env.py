@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.manifest import Manifest, utc_iso
@@ -35,7 +35,7 @@ def big_clip(dst: Path, clip_id: str, size: int, seed: int = 0) -> Manifest:
 
     data = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
     (dst / f"{clip_id}.mp4").write_bytes(data)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     m = Manifest(id=clip_id, camera=clip_id.split("_")[0], file=f"{clip_id}.mp4", size=size,
                  sha256=hashlib.sha256(data).hexdigest(), codec="h264", width=640, height=360, fps=15.0,
                  frames=100, started_at=utc_iso(now), ended_at=utc_iso(now + timedelta(seconds=6.6)), media_start_s=0.0,
@@ -45,9 +45,9 @@ def big_clip(dst: Path, clip_id: str, size: int, seed: int = 0) -> Manifest:
 
 
 def utc_iso_now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return utc_iso(datetime.now(timezone.utc))
+    return utc_iso(datetime.now(UTC))
 
 
 def write_config(path: Path, library: Path, watcher_tables: list[str], poll_interval_s: float = 30.0) -> Path:

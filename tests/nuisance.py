@@ -117,7 +117,7 @@ def rain(frames: Frames, seed: int = 0, drops: int = 400) -> Iterator[np.ndarray
         y = rng.uniform(0, h, drops)
         length = rng.uniform(8, 24, drops)
         level = rng.uniform(40, 110, drops)
-        for x0, y0, n, v in zip(x, y, length, level):
+        for x0, y0, n, v in zip(x, y, length, level, strict=True):
             cv2.line(layer, (int(x0), int(y0)), (int(x0 + 0.25 * n), int(y0 + n)), float(v), 1, cv2.LINE_AA)
         yield _u8(f + layer[:, :, None])
 
@@ -132,7 +132,7 @@ def snow(frames: Frames, seed: int = 0, flakes: int = 600) -> Iterator[np.ndarra
         y = rng.integers(0, h, flakes)
         radius = rng.integers(1, 4, flakes)
         level = rng.integers(200, 256, flakes)
-        for x0, y0, r, v in zip(x, y, radius, level):
+        for x0, y0, r, v in zip(x, y, radius, level, strict=True):
             cv2.circle(out, (int(x0), int(y0)), int(r), (int(v),) * 3, -1, cv2.LINE_AA)
         yield out
 

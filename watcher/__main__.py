@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from shared.errors import AppError, ConfigError, SourceHung, SourceUnavailable
 from shared.logsetup import setup_logging
-from shared.signals import stop_on_signals
 from shared.manifest import Manifest
+from shared.signals import stop_on_signals
 from watcher.datadir import DataDir
 from watcher.doctor.cli import add_arguments as add_doctor_arguments
 

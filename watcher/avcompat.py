@@ -66,7 +66,7 @@ def add_stream_from_template(container: Any, template: Any) -> Any:
 
 def packet_for_stream(
     data: bytes, stream: Any, *, keyframe: bool, pts: int, dts: int, time_base: Fraction
-) -> av.Packet:
+) -> av.Packet[Any]:
     """An ``av.Packet`` holding ``data`` at ``pts``/``dts`` (in ``time_base``), bound to the output ``stream``
     and flagged as a keyframe if ``keyframe``.
 
@@ -92,7 +92,7 @@ def packet_for_stream(
     return packet
 
 
-def _demuxed_keyframe(data: bytes, codec: Any) -> av.Packet:
+def _demuxed_keyframe(data: bytes, codec: Any) -> av.Packet[Any]:
     """``data`` read back through FFmpeg's elementary-stream demuxer, which flags keyframes itself.
 
     The packet still names the demuxer's stream, freed when the demuxer closes: the caller rebinds it to its
@@ -102,7 +102,7 @@ def _demuxed_keyframe(data: bytes, codec: Any) -> av.Packet:
     if fmt is None:
         raise ValueError(f"PyAV {av.__version__} cannot mark a {codec.name} keyframe (packets are read-only); "
                          f"use one of {', '.join(sorted(_ELEMENTARY_FORMATS))}")
-    with av.logging.Capture(local=True), av.open(io.BytesIO(data), format=fmt, options=_DEMUX_OPTIONS) as raw:
+    with av.logging.Capture(local=True), av.open(io.BytesIO(data), "r", format=fmt, options=_DEMUX_OPTIONS) as raw:
         packets = [p for p in raw.demux(raw.streams.video[0]) if p.size]
     if len(packets) != 1 or not packets[0].is_keyframe or packets[0].size != len(data):
         raise ValueError(f"{fmt} parser did not find one keyframe in {len(data)} bytes "

@@ -142,15 +142,13 @@ class ClipIds:
     def new_id(self, camera: str, started: datetime) -> str:
         """A clip id never handed out before in this data directory and free in every clip folder."""
         with self._mutex:
-            skipped = 0
-            for _ in range(self.max_tries):
+            for skipped in range(self.max_tries):  # ids tried and found taken before this one
                 clip_id = make_clip_id(camera, started, seq_of(self._take()))
                 if not self.taken(clip_id):
                     if skipped:
                         logger.warning("skipped %d clip id(s) whose names were already taken before %s", skipped,
                                        clip_id)
                     return clip_id
-                skipped += 1
         raise NoFreeId(f"every clip id for {camera} at {started:%Y-%m-%dT%H:%M:%SZ} is taken in {self.dirs.root}")
 
     def taken(self, clip_id: str, *, own_part: bool = False) -> bool:

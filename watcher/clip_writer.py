@@ -54,7 +54,7 @@ class _OpenClip:
         # The .part is created and locked first, so its other temp files are only ever seen without
         # a locked .part once its writer is gone or done. Then the (empty) pending manifest, then the
         # sidecar saying so, whose directory fsync makes all three durable (see watcher.publish).
-        self.file: BinaryIO = open(self.path, "xb")
+        self.file: BinaryIO = open(self.path, "xb")  # noqa: SIM115 - held until finish()/release()
         try:
             fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.close(os.open(dirs.pending(meta.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
@@ -144,9 +144,8 @@ class ClipWriter:
                         self._close(self._clip.meta)
                     self._clip = _OpenClip(self.dirs, item.meta)
                     logger.info("recording %s", item.meta.id)
-                elif isinstance(item, _Close):
-                    if self._clip is not None:
-                        self._close(item.meta)
+                elif isinstance(item, _Close) and self._clip is not None:
+                    self._close(item.meta)
             except Exception as e:
                 self._fail(e)
 
@@ -161,7 +160,8 @@ class ClipWriter:
             return
         finally:
             clip.release()
-        logger.info("published %s (%d frames, %.1f s, %d bytes)", manifest.id, manifest.frames, manifest.duration_s, manifest.size)
+        logger.info("published %s (%d frames, %.1f s, %d bytes)", manifest.id, manifest.frames, manifest.duration_s,
+                    manifest.size)
         self._on_published(manifest)
 
     def _fail(self, e: Exception, clip: _OpenClip | None = None) -> None:

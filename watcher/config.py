@@ -75,7 +75,8 @@ def parse_config(data: dict[str, Any], path: str) -> WatcherConfig:
     for key in data:
         if key not in _SECTIONS:
             raise ConfigError(path, key, f"unknown table (known: {', '.join(_SECTIONS)})")
-    sections = {name: build_section(cls, data.get(name), path=path, section=name) for name, cls in _SECTIONS.items()}
+    sections: dict[str, Any] = {name: build_section(cls, data.get(name), path=path, section=name)
+                                for name, cls in _SECTIONS.items()}
     cfg = WatcherConfig(**sections, path=path)
     data_dir = Path(cfg.watcher.data_dir)
     if not data_dir.is_absolute() and path != "<defaults>":

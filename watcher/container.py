@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import av
+from av.video.stream import VideoStream
 
 from watcher.avcompat import add_stream_from_template, packet_for_stream
 from watcher.frames import EncodedPacket
@@ -31,7 +32,8 @@ class FragmentedMp4Writer:
 
     def __init__(self, fileobj: BinaryIO, *, codec: str, width: int, height: int, fps: float) -> None:
         self._container = av.open(fileobj, "w", format="mp4", options={"movflags": FRAGMENTED_MOVFLAGS})
-        self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        # a video codec (the encoder's), so a video stream; the stubs cannot tell from a str
+        self._stream = cast(VideoStream, self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001)))
         self._stream.width, self._stream.height = width, height
         self._stream.codec_context.pix_fmt = "yuv420p"
         self._base: int | None = None
@@ -46,6 +48,7 @@ class FragmentedMp4Writer:
             self._base = packet.dts
             self._time_base = packet.time_base
             self._stream.time_base = packet.time_base
+        assert self._time_base is not None  # set with _base
         dts = packet.dts - self._base
         if self._last_dts is not None and dts <= self._last_dts:
             logger.warning("dropping packet with non-increasing dts %s <= %s", dts, self._last_dts)
@@ -81,7 +84,7 @@ def remux_to_mp4(src: str, dst: str) -> RemuxResult:
     frames, first, last, truncated = 0, 0.0, 0.0, False
     with av.open(src) as inp:
         if not inp.streams.video:
-            raise av.error.InvalidDataError(0, "no video stream")  # type: ignore[call-arg]
+            raise av.error.InvalidDataError(0, "no video stream")
         ist = inp.streams.video[0]
         width, height, codec = ist.codec_context.width, ist.codec_context.height, ist.codec_context.name
         with av.open(dst, "w", format="mp4", options={"movflags": "+faststart"}) as out:

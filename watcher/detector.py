@@ -128,6 +128,15 @@ def luma_from_bgr(image: np.ndarray, width: int) -> np.ndarray:
 class MotionDetector:
     """Background-subtraction motion detector; see the module docstring for the method."""
 
+    # set by _start (the first frame, and each scene change)
+    _valid: np.ndarray
+    _valid_area: int
+    _fg1: np.ndarray
+    _fg2: np.ndarray
+    _damped_c: np.ndarray  # the last frame's damped block ratios
+    _candidates: list[tuple[int, int, int, int]]
+    _changed: list[tuple[float, float]]  # (t, foreground fraction) over the last _ONSET_S
+
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         self.settings = settings
         self._shake_kernel = np.ones((2 * settings.shake_px + 1,) * 2, np.uint8)
@@ -155,9 +164,9 @@ class MotionDetector:
         # residual: how far the frame lies outside the relit background's min..max over the shake
         # neighbourhood. A clipped pixel may look darker than it is (lo is capped at the clip level);
         # a clipped background may be brighter than it looks (hi is infinite there).
-        lo = cv2.min(cv2.multiply(self._bg_lo, gain), _SATURATED)
+        lo = cv2.min(cv2.multiply(self._bg_lo, gain), _SATURATED)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
         hi = cv2.multiply(self._bg_hi, gain)
-        residual = cv2.max(cv2.max(cv2.subtract(cur, hi), cv2.subtract(lo, cur)), 0.0)
+        residual = cv2.max(cv2.max(cv2.subtract(cur, hi), cv2.subtract(lo, cur)), 0.0)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
         threshold = cv2.scaleAdd(cur, s.relative_threshold, self._threshold)
         fg = cv2.bitwise_and(cv2.compare(residual, threshold, cv2.CMP_GT), self._valid)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _SPECK)
@@ -192,8 +201,8 @@ class MotionDetector:
         self._threshold = np.full((h, w), s.min_threshold, np.float32)
         self._fg1 = self._fg2 = np.zeros((h, w), np.uint8)  # foreground of the last two frames
         self._age = np.zeros((h, w), np.float32)
-        self._candidates: list[tuple[int, int, int, int]] = []
-        self._changed: list[tuple[float, float]] = []  # (t, foreground fraction) over the last _ONSET_S
+        self._candidates = []
+        self._changed = []
         self._levels = max(1, round(math.log2(max(2.0, w * _BLOCK_FRACTION))))
         self._bg_c = _coarse(cur, self._levels)
         self._damped_c = np.ones(self._bg_c.shape, np.float32)
@@ -221,7 +230,7 @@ class MotionDetector:
         limit = math.exp(self.settings.lighting_jump)
         half = 0.5 * max(1, int(np.count_nonzero(usable)))
         jumped = int(np.count_nonzero(step > limit)) > half or int(np.count_nonzero(step < 1.0 / limit)) > half
-        gain = cv2.medianBlur(ratio, _GAIN_WINDOW) if min(ratio.shape) >= _GAIN_WINDOW else ratio
+        gain: np.ndarray = cv2.medianBlur(ratio, _GAIN_WINDOW) if min(ratio.shape) >= _GAIN_WINDOW else ratio
         # the median flattens smooth ramps such as shadow edges: add the mean of the blocks that agree with it
         rest = ratio / gain
         inlier = (usable & (np.abs(rest - 1.0) < _INLIER)).astype(np.float32)
@@ -253,8 +262,8 @@ class MotionDetector:
         elapsed, self._refreshed, self._refresh_at = t - self._refreshed, t, t + _REFRESH_S
         # how long each pixel has been changed without a break; what stays put too long is background
         age = np.zeros_like(self._age)
-        cv2.add(self._age, elapsed, dst=age, mask=moving)
-        stale = cv2.compare(age, s.absorb_s, cv2.CMP_GT)
+        cv2.add(self._age, elapsed, dst=age, mask=moving)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
+        stale = cv2.compare(age, s.absorb_s, cv2.CMP_GT)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
         if not warming and cv2.countNonZero(stale):
             cv2.copyTo(cur, stale, self._bg)
             age[stale > 0] = 0.0
@@ -262,7 +271,7 @@ class MotionDetector:
         # noise level: running mean square of the residual where nothing moves
         beta = 1.0 - math.exp(-elapsed / max(tau, 1e-3))
         cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, beta, cv2.bitwise_not(moving))
-        self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
+        self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
         self._bg_c = _coarse(self._bg, self._levels)
         if s.shake_px:
             self._bg_lo = cv2.erode(self._bg, self._shake_kernel)

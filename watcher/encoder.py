@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import av
 import cv2
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 from watcher.avcompat import set_max_b_frames
 from watcher.frames import EncodedPacket
@@ -44,6 +46,8 @@ class VideoEncoder:
             ctx = av.CodecContext.create(settings.codec, "w")
         except (av.error.FFmpegError, ValueError) as e:  # unknown codec name
             raise EncoderError(f"encoder {settings.codec!r} is not available: {e}") from e
+        if not isinstance(ctx, VideoCodecContext):
+            raise EncoderError(f"encoder {settings.codec!r} does not encode video")
         ctx.width, ctx.height = width, height
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = TIME_BASE
@@ -67,7 +71,8 @@ class VideoEncoder:
         h, w = image.shape[:2]
         if (w, h) != (self.width, self.height):
             image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
-        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        # uint8 in, uint8 out (cv2's stubs say any number type)
+        yuv: np.ndarray[Any, np.dtype[np.uint8]] = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)  # type: ignore[assignment]
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         pts = max(round(t / TIME_BASE), self._last_pts + 1)  # strictly increasing
         self._last_pts = pts
@@ -81,10 +86,12 @@ class VideoEncoder:
     def flush(self) -> list[EncodedPacket]:
         return self._convert(self._ctx.encode(None))
 
-    def _convert(self, packets: list[av.Packet]) -> list[EncodedPacket]:
+    def _convert(self, packets: list[av.Packet[Any]]) -> list[EncodedPacket]:
         out = []
         for p in packets:
             pts = p.pts if p.pts is not None else p.dts
             dts = p.dts if p.dts is not None else pts
+            if pts is None or dts is None:  # an encoder stamps every packet it makes
+                raise EncoderError(f"{self.codec_name} returned a packet without a timestamp")
             out.append(EncodedPacket(bytes(p), pts, dts, TIME_BASE, bool(p.is_keyframe), float(pts * TIME_BASE)))
         return out

@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
 
-def _load_renameat2() -> object | None:
+def _load_renameat2() -> Callable[..., int] | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         fn = libc.renameat2
@@ -73,7 +74,7 @@ def _link_then_unlink(src: Path, dst: Path) -> bool:
 
 
 def _check_then_rename(src: Path, dst: Path) -> bool:
-    global _racy_fallback_logged
+    global _racy_fallback_logged  # noqa: PLW0603 - once per process, whichever thread gets here first
     if not _racy_fallback_logged:
         _racy_fallback_logged = True
         logger.warning("%s: the filesystem has neither RENAME_NOREPLACE nor hard links; publishing with a check "

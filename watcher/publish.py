@@ -36,7 +36,7 @@ import json
 import logging
 import stat
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
@@ -78,7 +78,7 @@ class ClipMeta:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
     def wall(self, media_s: float) -> datetime:
-        return datetime.fromtimestamp(self.wall_epoch0 + media_s, tz=timezone.utc)
+        return datetime.fromtimestamp(self.wall_epoch0 + media_s, tz=UTC)
 
 
 class NothingToPublish(Exception):

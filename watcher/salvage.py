@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import av
 
@@ -171,7 +171,7 @@ def _rebuild_missing_manifests(dirs: DataDir) -> list[str]:
                            clip.name)
             continue
         start = parsed.started
-        end = datetime.fromtimestamp(start.timestamp() + r.last_s - r.first_s, tz=timezone.utc)
+        end = datetime.fromtimestamp(start.timestamp() + r.last_s - r.first_s, tz=UTC)
         fps = (r.frames - 1) / (r.last_s - r.first_s) if r.frames > 1 and r.last_s > r.first_s else 0.0
         m = Manifest(
             id=clip_id, camera=parsed.camera, file=clip.name, size=size, sha256=sha, codec=r.codec,

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.atomic import atomic_write_bytes
@@ -38,7 +38,7 @@ class Counters:
 
     def error(self, message: str) -> None:
         self.last_error = message
-        self.last_error_at = utc_iso(datetime.now(timezone.utc))
+        self.last_error_at = utc_iso(datetime.now(UTC))
 
 
 @dataclass
@@ -77,7 +77,7 @@ class StatusReporter:
         except OSError:
             free = total = -1
         doc = {
-            "updated_at": utc_iso(datetime.now(timezone.utc)),
+            "updated_at": utc_iso(datetime.now(UTC)),
             "pid": os.getpid(),
             "uptime_s": round(now_mono - self._started, 1),
             "fps_in": round(fps_in, 2),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.atomic import fsync_dir
 from shared.naming import InvalidClipId, parse_clip_id
@@ -59,7 +59,7 @@ def free_bytes(dirs: DataDir) -> int:
 
 
 def make_plan(dirs: DataDir, settings: RetentionSettings, now: datetime | None = None) -> Plan:
-    return plan(scan(dirs), free_bytes=free_bytes(dirs), settings=settings, now=now or datetime.now(timezone.utc))
+    return plan(scan(dirs), free_bytes=free_bytes(dirs), settings=settings, now=now or datetime.now(UTC))
 
 
 def apply_plan(dirs: DataDir, p: Plan, *, dry_run: bool = False) -> RetentionReport:
@@ -69,9 +69,11 @@ def apply_plan(dirs: DataDir, p: Plan, *, dry_run: bool = False) -> RetentionRep
         folder = dirs.transferred if r.clip.transferred else dirs.recorded
         mb = r.clip.nbytes / 1e6
         if r.reason == "expired":
-            logger.info("retention: %s %s (archived, past keep_transferred_days)", "would remove" if dry_run else "removing", r.clip.clip_id)
+            logger.info("retention: %s %s (archived, past keep_transferred_days)",
+                        "would remove" if dry_run else "removing", r.clip.clip_id)
         elif r.clip.transferred:
-            logger.info("retention: %s archived clip %s (%.1f MB) to free space", "would remove" if dry_run else "removing", r.clip.clip_id, mb)
+            logger.info("retention: %s archived clip %s (%.1f MB) to free space",
+                        "would remove" if dry_run else "removing", r.clip.clip_id, mb)
         else:
             logger.warning("retention: %s clip %s (%.1f MB) that NO inspector has copied: free space is below the "
                            "floor and on_full = delete_oldest; this recording is lost",

@@ -21,7 +21,11 @@ _EXPORTS = {
     "analyze_pending": "inspector.analysis.pending",
 }
 
-__all__ = sorted(_EXPORTS)
+# spelled out for type checkers and linters (a computed __all__ is opaque to them); the assert keeps it in step
+__all__ = [
+    "ANALYZER_VERSION", "AnalysisSummary", "AnalyzerSettings", "ClipRejected", "analyze_pending", "analyze_video",
+]
+assert set(__all__) == set(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -124,7 +124,7 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
         raise ClipRejected(str(e)) from None
     if n == 0 or best_active is None:
         raise ClipRejected("does not decode: no video frames")
-    fps = info.fps if info.fps else (n - 1) / t_last if t_last > 0 else 0.0
+    fps = info.fps or ((n - 1) / t_last if t_last > 0 else 0.0)
     duration = t_last + (min(1.0 / fps, 1.0) if fps > 0 else 0.0)  # a container's odd rate never stretches it
     video = {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(fps, 4),
              "frames": n, "duration_s": round(duration, 4)}

@@ -166,6 +166,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # run the module's importable copy: the pickled Job names inspector.analysis.child.Job, not __main__.Job
-    from inspector.analysis import child
+    from inspector.analysis import child  # noqa: PLW0406 - on purpose, see above
 
     sys.exit(child.main())

@@ -41,7 +41,7 @@ class VideoInfo:
 
 
 class DecodedFrame:
-    __slots__ = ("index", "t", "_frame", "_luma")
+    __slots__ = ("_frame", "_luma", "index", "t")
 
     def __init__(self, index: int, t: float, frame: av.VideoFrame) -> None:
         self.index, self.t, self._frame = index, t, frame
@@ -61,7 +61,7 @@ class DecodedFrame:
             f = self._frame
             if f.format.name in _PLANAR_LUMA:
                 plane = f.planes[0]
-                rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+                rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
                 self._luma = rows[: f.height, : f.width]
             else:
                 self._luma = f.to_ndarray(format="gray")
@@ -123,7 +123,7 @@ class VideoReader:
         last_t = -1.0
         try:
             for frame in self._container.decode(stream):
-                t = frame.time
+                t: float | None = frame.time  # None without timestamps, whatever the stubs say
                 if t is None:  # no timestamps: assume a constant rate
                     fps = self.info.fps if self.info and self.info.fps else 25.0
                     t = n / fps

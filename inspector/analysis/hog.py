@@ -78,11 +78,12 @@ def _gradient_votes(img: np.ndarray) -> np.ndarray:
     a = cv2.phase(gx, gy) * np.float32(NBINS / np.pi) - np.float32(0.5)  # bin coordinate, [-0.5, 17.5)
     a = np.where(a < 0, a + NBINS, a)
     a = np.where(a >= NBINS, a - NBINS, a)  # unsigned orientation: [0, 9)
-    votes = np.empty((NBINS,) + a.shape, np.float32)
+    votes = np.empty((NBINS, *a.shape), np.float32)
     for b in range(NBINS):  # OpenCV's single-threaded SIMD loops: a third faster than numpy here
-        d = cv2.absdiff(a, float(b))
-        d = cv2.min(d, cv2.subtract(float(NBINS), d))  # circular distance to bin b's centre
-        cv2.multiply(mag, cv2.max(cv2.subtract(1.0, d), 0.0), dst=votes[b])
+        # cv2's stubs lack its scalar operands (taken as a Scalar): hence the ignores
+        d = cv2.absdiff(a, float(b))  # type: ignore[call-overload]
+        d = cv2.min(d, cv2.subtract(float(NBINS), d))  # type: ignore[call-overload]  # circular distance to bin b
+        cv2.multiply(mag, cv2.max(cv2.subtract(1.0, d), 0.0), dst=votes[b])  # type: ignore[call-overload]
     return votes
 
 
@@ -112,7 +113,8 @@ def _l2hys(hist: np.ndarray) -> np.ndarray:
     norm = np.sqrt((hist * hist).sum(axis=2, keepdims=True)) + np.float32(BLOCK_LEN * 0.1)
     hist = np.minimum(hist / norm, np.float32(0.2))
     norm = np.sqrt((hist * hist).sum(axis=2, keepdims=True)) + np.float32(1e-3)
-    return hist / norm
+    out: np.ndarray = hist / norm
+    return out
 
 
 def window_scores(blocks: np.ndarray) -> np.ndarray:
@@ -154,7 +156,7 @@ def detect_multiscale(img: np.ndarray, *, threshold: float = 0.0, scale_step: fl
             break
         level = img if scale == 1.0 else cv2.resize(img, (sw, sh), interpolation=cv2.INTER_LINEAR)
         scores = window_scores(block_descriptors(level))
-        for wy, wx in zip(*np.nonzero(scores > threshold)):
+        for wy, wx in zip(*np.nonzero(scores > threshold), strict=True):
             hits.append(Hit(wx * CELL * scale, wy * CELL * scale, WIN_W * scale, WIN_H * scale,
                             float(scores[wy, wx])))
         scale *= scale_step

@@ -84,8 +84,8 @@ class MotionTimeline:
             return 0.0
         score = frac
         if score >= s.active_threshold:
-            box = cv2.boundingRect(mask)
-            self.boxes[b] = _union(self.boxes[b], box)
+            bx, by, bw, bh = cv2.boundingRect(mask)
+            self.boxes[b] = _union(self.boxes[b], (bx, by, bw, bh))
         self.activity[b] = max(self.activity[b], score)
         return score
 

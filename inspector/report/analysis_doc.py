@@ -10,6 +10,7 @@ is checked here against generous bounds, and the pages only ever see an Analysis
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import re
@@ -123,58 +124,59 @@ def _number(v: Any, where: str, lo: float, hi: float, *, integer: bool = False) 
 
 class _Obj:
     """A JSON object and where it is, with typed getters that raise BadAnalysis."""
+    # Its methods str() and int() shadow the builtins in this class body: annotations say builtins.str/int.
 
-    def __init__(self, d: Any, where: str) -> None:
+    def __init__(self, d: Any, where: builtins.str) -> None:
         if not isinstance(d, dict):
             raise BadAnalysis(f"{where} is not a JSON object")
         self.d, self.where = d, where
 
-    def get(self, key: str) -> Any:
+    def get(self, key: builtins.str) -> Any:
         return self.d.get(key)
 
-    def _need(self, key: str) -> Any:
+    def _need(self, key: builtins.str) -> Any:
         if key not in self.d:
             raise BadAnalysis(f"{self.where}.{key} is missing")
         return self.d[key]
 
-    def obj(self, key: str) -> _Obj:
+    def obj(self, key: builtins.str) -> _Obj:
         return _Obj(self._need(key), f"{self.where}.{key}")
 
-    def num(self, key: str, lo: float, hi: float) -> float:
+    def num(self, key: builtins.str, lo: float, hi: float) -> float:
         return _number(self._need(key), f"{self.where}.{key}", lo, hi)
 
-    def int(self, key: str, lo: int, hi: int) -> int:
+    def int(self, key: builtins.str, lo: builtins.int, hi: builtins.int) -> builtins.int:
         return int(_number(self._need(key), f"{self.where}.{key}", lo, hi, integer=True))
 
-    def str(self, key: str) -> str:
+    def str(self, key: builtins.str) -> builtins.str:
         v = self._need(key)
         if not isinstance(v, str) or len(v) > 200:
             raise BadAnalysis(f"{self.where}.{key} must be a short string")
         return v
 
-    def optstr(self, key: str) -> str | None:
+    def optstr(self, key: builtins.str) -> builtins.str | None:
         return None if self.d.get(key) is None else self.str(key)
 
-    def _list(self, key: str, cap: int) -> list[Any]:
+    def _list(self, key: builtins.str, cap: builtins.int) -> list[Any]:
         v = self._need(key)
         if not isinstance(v, list) or len(v) > cap:
             raise BadAnalysis(f"{self.where}.{key} must be a list of at most {cap} entries")
         return v
 
-    def nums(self, key: str, lo: float, hi: float, *, integers: bool = False) -> tuple[float, ...]:
+    def nums(self, key: builtins.str, lo: float, hi: float, *, integers: bool = False) -> tuple[float, ...]:
         where = f"{self.where}.{key}"
         return tuple(_number(v, where, lo, hi, integer=integers) for v in self._list(key, MAX_LIST))
 
-    def objs(self, key: str, cap: int) -> list[_Obj]:
+    def objs(self, key: builtins.str, cap: builtins.int) -> list[_Obj]:
         return [_Obj(v, f"{self.where}.{key}[]") for v in self._list(key, cap)]
 
-    def lists(self, key: str, cap: int) -> list[list[Any]]:
+    def lists(self, key: builtins.str, cap: builtins.int) -> list[list[Any]]:
         out = self._list(key, cap)
         if not all(isinstance(v, list) for v in out):
             raise BadAnalysis(f"{self.where}.{key} entries must be lists")
         return out
 
-    def still(self, key: str) -> str | None:
+    def still(self, key: builtins.str) -> builtins.str | None:
         v = self.d.get(key)
         if v is None:
             return None

@@ -21,10 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = p.parse_args(argv)
     setup_logging(args.log_level)
+    from inspector.catalog_guard import check_library
     from inspector.config import load_config
     from inspector.report import build_report
-
-    from inspector.catalog_guard import check_library
 
     try:
         cfg = load_config(args.config)

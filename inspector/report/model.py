@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from inspector.catalog import Catalog
@@ -83,7 +83,7 @@ def local_time(iso: str) -> datetime:
     """A manifest's UTC time in the local zone; _Unshowable if Python cannot represent it here
     (year 1 moved west, year 9999 moved east, offsets that overflow)."""
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
+        return datetime.fromisoformat(iso).astimezone()
     except (ValueError, OverflowError, OSError) as e:
         raise _Unshowable(f"start time {iso[:40]!r} cannot be shown: {e}") from None
 
@@ -103,7 +103,7 @@ def load_view(library: Path) -> LibraryView:
         item = entry(lib, r.watcher, r.clip_id)
         (clips if isinstance(item, ClipEntry) else problems).append(item)  # type: ignore[arg-type]
     clips.sort(key=lambda c: (c.started, c.clip_id, c.watcher), reverse=True)
-    return LibraryView(clips, problems, waiting, quarantined, datetime.now(timezone.utc).astimezone())
+    return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone())
 
 
 def entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | ProblemEntry:

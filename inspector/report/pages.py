@@ -26,7 +26,8 @@ select,label{font-size:1em}
 .card{background:#1b1f24;border-radius:8px;overflow:hidden;color:inherit;text-decoration:none;display:block}
 .card img{width:100%;aspect-ratio:16/9;object-fit:cover;display:block;background:#000}
 .card .meta{padding:6px 8px;font-size:.9em}
-.nothumb{aspect-ratio:16/9;display:flex;align-items:center;justify-content:center;background:#000;color:#888;font-size:.85em;padding:6px;text-align:center}.card .spark{width:100%;height:24px;display:block}
+.nothumb{aspect-ratio:16/9;display:flex;align-items:center;justify-content:center;background:#000;color:#888;font-size:.85em;padding:6px;text-align:center}
+.card .spark{width:100%;height:24px;display:block}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;background:#2d3a46;color:#4fc3f7;font-size:.85em}
 .badge.none{color:#888;background:#262a30}.totals{color:#aaa;font-size:.9em}
 video,.still,svg.people,svg.timeline{width:100%;max-width:960px;display:block;background:#000;border-radius:6px}
@@ -64,7 +65,7 @@ def _page(title: str, body: str, script: str = "") -> str:
 def _dur(s: float) -> str:
     if s < 60:
         return f"{s:.1f} s"
-    whole = int(round(s))
+    whole = round(s)
     return f"{whole // 60}:{whole % 60:02d}"
 
 
@@ -106,8 +107,7 @@ def index_html(view: LibraryView) -> str:
                    f'motion {_dur(sum(c.motion_s for c in clips))}</div>')
         for cam in sorted({c.camera for c in clips}):
             out.append(f'<div data-group="camera"><h3>{escape(cam)}</h3><div class="grid">')
-            for c in (c for c in clips if c.camera == cam):
-                out.append(_card(c))
+            out.extend(_card(c) for c in clips if c.camera == cam)
             out.append("</div></div>")
         out.append("</section>")
     if view.problems:
@@ -163,7 +163,7 @@ def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) ->
         parts.append(f'<h2>People</h2><p class="muted">No people found ({a.sampled} frames checked).</p>')
     if c.sheet:
         parts.append(f'<h2>Across the clip</h2><img class="still" src="{up}{quote(c.sheet)}" alt="contact sheet">')
-    facts = {k: v for k, v in json.loads(m.to_json()).items()}
+    facts = dict(json.loads(m.to_json()))
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}"
                    f"</td></tr>" for k, v in sorted(facts.items()))
     parts.append(f"<h2>Manifest</h2><table>{rows}</table>"

@@ -18,7 +18,7 @@ def _pool(values: Sequence[float], n: int) -> list[float]:
 
 def sparkline(activity: Sequence[float], *, width: int = 120, height: int = 24, points: int = 60) -> str:
     vals = _pool(activity, points) or [0.0]
-    top = max(max(vals), 1e-9)
+    top = max(*vals, 1e-9)
     n = max(len(vals) - 1, 1)
     pts = " ".join(f"{i * width / n:.1f},{height - 1 - v / top * (height - 2):.1f}" for i, v in enumerate(vals))
     return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -60,9 +60,8 @@ def timeline(activity: Sequence[float], bin_s: float, duration_s: float, segment
         steps = " ".join(f"{x(i * k):.1f},{y(c / most):.1f} {x((i + 1) * k):.1f},{y(c / most):.1f}"
                          for i, c in enumerate(people))
         parts.append(f'<polyline points="{steps}" fill="none" stroke="#4fc3f7" stroke-width="2"/>')
-        for c in range(0, int(most) + 1, max(1, int(most) // 4)):
-            parts.append(f'<text x="{left + pw + 6}" y="{y(c / most) + 4:.1f}" fill="#4fc3f7" '
-                         f'font-size="11">{c}</text>')
+        parts.extend(f'<text x="{left + pw + 6}" y="{y(c / most) + 4:.1f}" fill="#4fc3f7" font-size="11">{c}</text>'
+                     for c in range(0, int(most) + 1, max(1, int(most) // 4)))
     tick = next((t for t in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200) if dur / t <= 10),
                 max(dur / 10, 1.0))
     t = 0.0

@@ -24,7 +24,8 @@ def run() -> dict[str, float]:
         peak = max(peak, buf.nbytes)
     raw_bgr = int(SECONDS * FPS) * W * H * 3
     raw_yuv = int(SECONDS * FPS) * W * H * 3 // 2
-    print(f"pre-roll {SECONDS:.0f} s of {W}x{H}@{FPS:.0f} at {settings.bitrate / 1e6:.1f} Mbit/s, GOP {settings.gop_s} s: "
+    print(f"pre-roll {SECONDS:.0f} s of {W}x{H}@{FPS:.0f} at {settings.bitrate / 1e6:.1f} Mbit/s, "
+          f"GOP {settings.gop_s} s: "
           f"peak {peak / 1e6:.2f} MB encoded vs {raw_yuv / 1e6:.0f} MB raw YUV420 ({raw_bgr / 1e6:.0f} MB BGR): "
           f"{raw_yuv / max(peak, 1):.0f}x smaller")
     return {"preroll_bytes_5s_720p30": peak, "preroll_raw_yuv420_bytes": raw_yuv, "preroll_raw_bgr_bytes": raw_bgr,

@@ -69,7 +69,8 @@ def run() -> dict[str, float]:
             remote.mkdir(parents=True)
             m = big_clip(remote, CLIP, SIZE)
             # archive mode would move the file away after the first pull: copy it back each round
-            cfg = write_config(t / "i.toml", t / "library", [sshd.watcher_toml("bench", remote, after_transfer="archive")])
+            cfg = write_config(t / "i.toml", t / "library",
+                               [sshd.watcher_toml("bench", remote, after_transfer="archive")])
             keep = t / "keep"
             keep.mkdir()
             shutil.copy2(remote / f"{CLIP}.mp4", keep)

@@ -100,7 +100,7 @@ def measure(frames: int, width: int, height: int) -> dict:
         for p in packets:
             preroll.append(p)
         t4 = time.process_time()
-        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             spent[stage] += dt
         n += 1
     source.close()

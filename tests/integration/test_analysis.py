@@ -8,8 +8,8 @@ import multiprocessing
 import os
 import shutil
 import sqlite3
-from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -12,7 +12,7 @@ import shutil
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def craft_mp4(path: Path, segments: list[tuple[int, int, int]], fps: int = 15,
         st = out.add_stream("h264", rate=fps)
         st.width, st.height = segments[0][0], segments[0][1]
         st.time_base = Fraction(1, fps)
-        for p, t in zip(packets, times):
+        for p, t in zip(packets, times, strict=True):
             p.stream = st
             p.pts = p.dts = round(t * fps)
             p.time_base = Fraction(1, fps)
@@ -83,7 +83,7 @@ class Lib:
         clip_id = f"{camera}_20260101T{self.n:02d}0000Z_{self.n:04d}"
         duration = duration_s if duration_s is not None else frames / fps
         size, sha = sha256_file(mp4)
-        t0 = datetime(2026, 1, 1, self.n, tzinfo=timezone.utc)
+        t0 = datetime(2026, 1, 1, self.n, tzinfo=UTC)
         start, end = utc_iso(t0), utc_iso(t0 + timedelta(seconds=duration - 1 / fps))  # the manifest's own arithmetic
         m = Manifest(id=clip_id, camera=camera, file=f"{clip_id}.mp4", size=size, sha256=sha, codec="h264",
                      width=width, height=height, fps=fps, frames=frames, started_at=start,

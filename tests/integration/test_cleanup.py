@@ -9,7 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.naming import make_clip_id
@@ -59,7 +59,7 @@ def test_retention_and_dry_run(tmp_path: Path, watcher_clips: Path) -> None:
     data = tmp_path / "d"
     sample = next(watcher_clips.glob("*.mp4"))
     size = sample.stat().st_size + 2
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old_archived = make_clip(data / "transferred", "cam1", now - timedelta(days=30), 1, sample)
     new_archived = make_clip(data / "transferred", "cam1", now - timedelta(hours=1), 2, sample)
     oldest_pending = make_clip(data / "recorded_clips", "cam1", now - timedelta(days=2), 3, sample)

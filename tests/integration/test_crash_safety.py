@@ -54,7 +54,7 @@ def test_sigkill_never_leaves_a_partial_clip_and_orphans_are_salvaged(tmp_path: 
     orphans_seen: set[str] = set()
     modes = []
     logs: list[str] = []
-    for i in range(KILLS):
+    for _ in range(KILLS):
         w = WatcherProcess("--config", str(cfg), "--data-dir", str(data), "--duration", "100000")
         if orphans_seen:
             # the start-up salvage runs before the source opens; wait for it to be done

@@ -65,13 +65,13 @@ def installed(tmp_path_factory) -> tuple[Path, Path, dict, dict, str]:
 
 
 def test_second_run_changes_nothing(installed) -> None:
-    root, _key, m1, m2, log = installed
+    _root, _key, m1, m2, log = installed
     assert m1 == m2
     assert "nothing to change" in log and "wrote" not in log
 
 
 def test_lays_down_what_it_promises(installed) -> None:
-    root, key, m1, _m2, _log = installed
+    root, key, _m1, _m2, _log = installed
     for unit in UNITS:
         assert (root / "etc/systemd/system" / unit).read_bytes() == (PI / unit).read_bytes()
     dropin = "etc/ssh/sshd_config.d/motion-watcher-sftp.conf"
@@ -119,7 +119,8 @@ def test_uninstall_removes_it_all_but_the_clips(installed, tmp_path: Path) -> No
     root = tmp_path / "root"
     shutil.copytree(installed[0], root, symlinks=True)
     data = root / "srv/motion-watcher/data"
-    clips = [data / "recorded_clips/cam1_20260101T000000Z_0001.mp4", data / "transferred/cam1_20260101T000000Z_0000.mp4"]
+    clips = [data / "recorded_clips/cam1_20260101T000000Z_0001.mp4",
+             data / "transferred/cam1_20260101T000000Z_0000.mp4"]
     for c in clips:
         c.write_bytes(b"clip")
     r = install(root, "--uninstall")
@@ -171,8 +172,8 @@ def test_never_pip_installs_numpy_opencv_or_pyav(tmp_path: Path) -> None:
     installed = {d.name.split("-")[0].lower() for d in site_packages(venv).glob("*.dist-info")}
     assert not installed & {"numpy", "opencv_python", "opencv_python_headless", "opencv_contrib_python", "av"}
     assert not {p.name for p in site_packages(venv).iterdir()} & {"numpy", "cv2", "av"}
-    r = subprocess.run([str(venv / "bin/python"), "-c", "import numpy, cv2, av, sys; "
-                        "print(*(m.__file__ for m in (numpy, cv2, av)), sep='\\n')"],
+    r = subprocess.run([str(venv / "bin/python"), "-c", ("import numpy, cv2, av, sys; "
+                        "print(*(m.__file__ for m in (numpy, cv2, av)), sep='\\n')")],
                        capture_output=True, text=True, cwd="/")
     assert r.returncode == 0, r.stderr + "\n(needs apt-get install python3-numpy python3-opencv python3-av)"
     assert all(f.startswith("/usr/lib/python3/dist-packages/") for f in r.stdout.split()), r.stdout

@@ -35,9 +35,9 @@ import pytest
 from inspector.config import load_config
 from inspector.fleet import pull_all
 from inspector.throwaway_sshd import ThrowawaySshd
+from shared.naming import make_clip_id, parse_clip_id
 from tests.clips import verify_recorded
 from tests.inspector_env import write_config
-from shared.naming import make_clip_id, parse_clip_id
 from tests.proc import LIVE, ROOT, wait_for_file
 from watcher.config import default_camera
 
@@ -250,10 +250,10 @@ def test_nothing_outside_the_chroot_and_no_writes(pi: Pi, clip_ids: set[str]) ->
             sftp.listdir("/data/temp_clips")
         with pytest.raises(PermissionError):
             sftp.mkdir("/escape")  # the chroot itself is root's
-        with pytest.raises(OSError):  # "write" is not among the requests internal-sftp serves it
-            with sftp.open("/data/recorded_clips/planted.mp4", "wb") as f:
-                f.write(b"x" * 100)
-                f.flush()
+        # "write" is not among the requests internal-sftp serves it
+        with pytest.raises(OSError), sftp.open("/data/recorded_clips/planted.mp4", "wb") as f:
+            f.write(b"x" * 100)
+            f.flush()
         planted = pi.data / "recorded_clips" / "planted.mp4"
         assert not planted.exists() or planted.stat().st_size == 0
         planted.unlink(missing_ok=True)
@@ -272,8 +272,8 @@ def test_the_account_cannot_make_directories(pi: Pi) -> None:
     try:
         sftp = client.open_sftp()
         sftp.get_channel().settimeout(10)
-        for path in ("/data/recorded_clips/sub", "/data/transferred/sub", f"/data/recorded_clips/{CAMERA}_"
-                     "20261122T000000Z_0001.mp4", "/data/sub"):
+        for path in ("/data/recorded_clips/sub", "/data/transferred/sub", (f"/data/recorded_clips/{CAMERA}_"
+                     "20261122T000000Z_0001.mp4"), "/data/sub"):
             with pytest.raises(OSError):  # not among the requests internal-sftp serves it
                 sftp.mkdir(path)
     finally:

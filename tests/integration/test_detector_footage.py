@@ -68,7 +68,7 @@ def overlaps(a: Box, b: Box) -> bool:
 
 def person_detection(results: list[MotionResult], truth: list[list[Box]]) -> tuple[float, float, int]:
     """(fraction of frames with people that report motion, fraction of people boxed, frames with people)."""
-    frames = [(r, t) for r, t in list(zip(results, truth))[WARMUP:] if t]
+    frames = [(r, t) for r, t in list(zip(results, truth, strict=True))[WARMUP:] if t]
     people = [(r, b) for r, t in frames for b in t]
     frame_rate = sum(r.motion for r, _ in frames) / len(frames)
     boxed = sum(any(overlaps(b, d) for d in r.boxes) for r, b in people) / len(people)

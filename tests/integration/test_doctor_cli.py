@@ -70,7 +70,7 @@ def test_text_on_this_machine(tmp_path: Path) -> None:
     rows = [line.split()[:2] for line in lines[1:-1] if not line.startswith(" ")]
     assert [name for _, name in rows] == NAMES
     assert all(label in ("ok", "WARN", "n/a") for label, _ in rows)
-    assert dict((n, s) for s, n in rows)["data-dir"] == "ok"
+    assert {n: s for s, n in rows}["data-dir"] == "ok"
     assert lines[-1].startswith("ready to run the watcher")
     assert sorted(p.name for p in data.rglob("*")) == ["recorded_clips", "temp_clips"]
 
@@ -108,7 +108,8 @@ def test_picamera2_broken_by_the_venvs_numpy(tmp_path: Path) -> None:
     r = doctor("--data-dir", str(tmp_path), "--source", "picamera2", "--json", pythonpath=[bad])
     c = checks(r)
     assert r.returncode == 1
-    assert c["picamera2"]["status"] == "fail" and "pip uninstall numpy opencv-python-headless av" in c["picamera2"]["fix"]
+    assert c["picamera2"]["status"] == "fail"
+    assert "pip uninstall numpy opencv-python-headless av" in c["picamera2"]["fix"]
     assert c["camera"]["status"] == "fail" and "picamera2 does not import (ValueError" in c["camera"]["message"]
     assert c["numpy"]["status"] == "ok"
     r = doctor("--data-dir", str(tmp_path), "--json", pythonpath=[bad])  # synthetic: picamera2 is not needed

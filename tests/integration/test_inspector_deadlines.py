@@ -15,8 +15,7 @@ from inspector.library import Library
 from inspector.throwaway_sshd import ThrowawaySshd
 from shared.manifest import sha256_file
 from tests.inspector_env import big_clip, copy_clips
-from tests.inspector_net import (SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table,
-                                 via_link)
+from tests.inspector_net import SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table, via_link
 from tests.netproxy import LinkProxy
 
 
@@ -120,7 +119,7 @@ def test_a_pi_gone_silent_mid_transfer_is_abandoned_in_time_and_the_others_are_a
     report = (library / "report" / "index.html").read_text()
     assert all(i in report for i in ids)
     cat = Catalog(library / "catalog.sqlite3")
-    assert {x.clip_id: x.state for x in cat.rows("pi2")} == {i: "analyzed" for i in ids}
+    assert {x.clip_id: x.state for x in cat.rows("pi2")} == dict.fromkeys(ids, "analyzed")
     assert [x.state for x in cat.rows("pi1")] == ["downloading"]
     cat.close()
     assert 0 < Library(library).part("pi1", big.id).stat().st_size < big.size

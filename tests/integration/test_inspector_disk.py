@@ -72,7 +72,7 @@ def test_a_huge_sparse_clip_is_refused_before_download_while_another_watchers_cl
     library = tmp_path / "library"
     cfg = write_config_with(tmp_path / "i.toml", library,
                             [sshd.watcher_toml("pi1", flood), sshd.watcher_toml("pi2", normal)])
-    for attempt in range(2):  # refused again on the next pass: not quarantined, not forgotten
+    for _ in range(2):  # refused again on the next pass: not quarantined, not forgotten
         r = pull(cfg)
         assert r.returncode == 0, r.stderr[-3000:]
         assert line_of(r.stdout, "pi1").endswith(" 0 bytes") and "skipped 1" in line_of(r.stdout, "pi1")

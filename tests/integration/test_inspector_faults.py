@@ -99,7 +99,8 @@ def test_sshd_killed_mid_transfer_resumes_from_offset(tmp_path: Path, sshd) -> N
     remote.mkdir(parents=True)
     m = big_clip(remote, "cam1_20261122T010000Z_0001", BIG)
     library = tmp_path / "library"
-    cfg = load_config(str(write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote, io_timeout_s=5)])))
+    cfg = load_config(str(write_config(tmp_path / "i.toml", library,
+                                       [sshd.watcher_toml("pi1", remote, io_timeout_s=5)])))
     entry = cfg.watchers[0]
     lib = Library(library)
     lib.create()

@@ -67,13 +67,14 @@ def test_pull_delete_mode(tmp_path: Path, sshd, watcher_clips: Path) -> None:
 
 
 def test_wrong_host_key_refuses_and_touches_nothing(tmp_path: Path, sshd, watcher_clips: Path) -> None:
-    remote, ids = setup_remote(tmp_path, watcher_clips)
+    remote, _ids = setup_remote(tmp_path, watcher_clips)
     before = tree_files(tmp_path / "pi")
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     library = tmp_path / "library"
     cfg = write_config(tmp_path / "i.toml", library, [sshd.watcher_toml("pi1", remote)])
-    sshd.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} " + " ".join(other.with_suffix(".pub").read_text().split()[:2]) + "\n")
+    other_key = " ".join(other.with_suffix(".pub").read_text().split()[:2])
+    sshd.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {other_key}\n")
     r = inspector_cli("pull", "--no-analyze", "--config", str(cfg))
     assert r.returncode == 1
     assert "host key" in r.stderr and "pi1" in r.stdout

@@ -14,8 +14,7 @@ from inspector.library import Library
 from inspector.throwaway_sshd import ThrowawaySshd
 from shared.manifest import sha256_file
 from tests.inspector_env import big_clip
-from tests.inspector_net import (SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table,
-                                 via_link)
+from tests.inspector_net import SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table, via_link
 from tests.netproxy import LinkProxy
 
 EXIT_WITHIN_S = 10.0

@@ -92,7 +92,8 @@ def test_run_retries_a_crashing_watcher_with_growing_waits_while_the_other_deliv
                 fresh = big_clip(staging, "cam1_20261122T070100Z_0001", 100_000)
                 os.replace(staging / f"{fresh.id}.mp4", good / f"{fresh.id}.mp4")
                 os.replace(staging / f"{fresh.id}.json", good / f"{fresh.id}.json")
-                wait_until(lambda: _acked(library, "pi1", fresh.id), 30, "the healthy watcher's clip acked")
+                wait_until(lambda: _acked(library, "pi1", fresh.id), 30,  # noqa: B023 - called right here
+                           "the healthy watcher's clip acked")
         assert waits == [1.0, 2.0, 2.0], waits  # doubling, capped at max_backoff_s
         assert not _acked(library, "pi2", stuck.id)
         blocker.unlink()  # the cause goes away: the same worker delivers, no restart needed

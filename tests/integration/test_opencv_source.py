@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def test_live_source_reconnects_after_the_stream_ends(tmp_path: Path) -> None:
             break
     src.close()
     assert src.reconnects >= 2
-    assert all(b > a for a, b in zip(ts, ts[1:])), "live timestamps must be monotonic"
+    assert all(b > a for a, b in pairwise(ts)), "live timestamps must be monotonic"
 
 
 def test_close_interrupts_the_backoff_wait(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -26,7 +27,7 @@ def test_hardware_encoded_packets_become_verified_clips(tmp_path: Path, fake) ->
     assert ms and len(ms) == len(result.clips)
     assert all((m.codec, m.width, m.height) == ("h264", 320, 240) for m in ms)
     # continuations (max length 4 s) follow their predecessor with no frame lost
-    for a, b in zip(ms, ms[1:]):
+    for a, b in pairwise(ms):
         if b.continuation_of == a.id:
             assert abs(b.media_start_s - a.media_end_s - 1 / 25) < 1e-3
         assert b.media_start_s > a.media_start_s

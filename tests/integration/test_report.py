@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -60,8 +60,8 @@ def checked(tmp: Path, page: Path, script: str) -> dict:
     return json.loads(html.unescape(m.group(1)))
 
 
-REPORT_OUT = "var pre=document.createElement('pre');pre.id='check';pre.textContent=JSON.stringify(out);" \
-             "document.body.appendChild(pre);"
+REPORT_OUT = ("var pre=document.createElement('pre');pre.id='check';pre.textContent=JSON.stringify(out);"
+              "document.body.appendChild(pre);")
 
 INDEX_PROBE = """
 window.addEventListener('load', function(){
@@ -102,7 +102,7 @@ def empty_yard_clip(dst: Path) -> Manifest:
     clip_id = "yard_20260101T120000Z_0001"
     mp4 = write_video(dst / f"{clip_id}.mp4", frames, 15.0)
     size, sha = sha256_file(mp4)
-    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     end = start + timedelta(seconds=44 / 15)  # the last frame's time, as the watcher writes it
     m = Manifest(id=clip_id, camera="yard", file=mp4.name, size=size, sha256=sha, codec="h264", width=640, height=360,
                  fps=15.0, frames=45, started_at=utc_iso(start), ended_at=utc_iso(end), media_start_s=0.0,
@@ -256,8 +256,8 @@ def test_report_cli_rebuilds_from_the_config(report_library: Path, tmp_path: Pat
     from tests.inspector_env import write_config
 
     library = copy_library(report_library, tmp_path / "library")
-    cfg = write_config(tmp_path / "i.toml", library, [f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
-                                                      f'remote_dir = "{tmp_path / "nowhere"}"\n'])
+    cfg = write_config(tmp_path / "i.toml", library, [(f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
+                                                      f'remote_dir = "{tmp_path / "nowhere"}"\n')])
     before = current_generation(library)
     assert report_main(["--config", str(cfg)]) == 0
     assert capsys.readouterr().out.strip() == str(library / "report" / "index.html")

@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC
 from html import unescape
 from pathlib import Path
 from urllib.parse import unquote
@@ -225,7 +226,7 @@ def real_doc(hostile_library: dict) -> tuple[dict, ClipEntry]:
 
 
 def _render(doc: AnalysisDoc, base: ClipEntry) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from inspector.report.model import LibraryView
 
@@ -233,7 +234,7 @@ def _render(doc: AnalysisDoc, base: ClipEntry) -> None:
                             people_peak=doc.people_peak)
     page = clip_html(e, e, e)
     assert page.endswith("</html>\n") and len(page) < 2_000_000
-    index_html(LibraryView([e], [], 0, [], datetime.now(timezone.utc)))
+    index_html(LibraryView([e], [], 0, [], datetime.now(UTC)))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 from tests.clips import decode_frame_count, is_standard_mp4, opencv_frame_count, verify_recorded
@@ -27,7 +28,8 @@ def test_every_event_is_in_a_clip_with_its_pre_roll(tmp_path: Path) -> None:
     assert not any((tmp_path / "data" / "temp_clips").iterdir()), "temp files left behind"
     for start, end in source.ground_truth:
         covering = [m for m in manifests if m.media_start_s <= start and m.media_end_s >= min(end, 60.0) - 0.1]
-        assert covering, f"event {start:.2f}-{end:.2f} not inside one clip: {[(m.media_start_s, m.media_end_s) for m in manifests]}"
+        spans = [(m.media_start_s, m.media_end_s) for m in manifests]
+        assert covering, f"event {start:.2f}-{end:.2f} not inside one clip: {spans}"
         m = covering[0]
         wanted = max(0.0, start - cfg.trigger.pre_roll_s)
         assert m.media_start_s <= wanted + 1e-6, f"clip starts {m.media_start_s}, pre-roll wants {wanted}"
@@ -53,7 +55,7 @@ def test_long_event_rolls_over_without_losing_a_frame(tmp_path: Path) -> None:
     run_watcher(cfg, source=SyntheticSource(seed=5, duration_s=45.0, objects=[walker]))
     ms = sorted(verify_recorded(tmp_path / "data" / "recorded_clips"), key=lambda m: m.media_start_s)
     assert len(ms) >= 4
-    for a, b in zip(ms, ms[1:]):
+    for a, b in pairwise(ms):
         assert b.continuation_of == a.id
         assert abs(b.media_start_s - (a.media_end_s + 1 / 15)) < 1e-3, "gap or overlap at a rollover"
         assert a.duration_s <= 8.0 + 2.0 + 1e-6  # max length (+ at most one forced-keyframe frame, + pre-roll GOP)

@@ -52,8 +52,8 @@ class Footage:
 def _write_frames(folder: Path, frames: list[np.ndarray]) -> np.ndarray:
     folder.mkdir(parents=True)
     lumas = []
-    for i, img in enumerate(frames):
-        img = cv2.resize(img, MAIN, interpolation=cv2.INTER_AREA)
+    for i, original in enumerate(frames):
+        img = cv2.resize(original, MAIN, interpolation=cv2.INTER_AREA)
         assert cv2.imwrite(str(folder / f"{i}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
         decoded = cv2.imread(str(folder / f"{i}.jpg"), cv2.IMREAD_GRAYSCALE)
         lumas.append(cv2.resize(decoded, LORES, interpolation=cv2.INTER_AREA))
@@ -84,8 +84,8 @@ def camera(realcam: None, tmp_path: Path, footage: Footage) -> VirtualCamera:
 def run_child(args: list[str], camera: VirtualCamera, timeout: float) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` with the real picamera2's environment; killed and failed at the deadline."""
     try:
-        return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, env=child_env(camera.yaml), capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, env=child_env(camera.yaml),
+                              capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:  # subprocess.run has killed it
         expired = e
     out, err = (s.decode() if isinstance(s, bytes) else s or "" for s in (expired.stdout, expired.stderr))

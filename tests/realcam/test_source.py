@@ -40,7 +40,7 @@ def test_main_and_lores_stream_footage_and_encoded_packets_decode(tmp_path: Path
     assert lumas.shape == (40, LORES[1], LORES[0]) and lumas.dtype == np.uint8
     times = info["times"]
     assert times[0] >= 0 and all(b > a for a, b in pairwise(times))
-    for luma, t in zip(lumas, times):
+    for luma, t in zip(lumas, times, strict=False):
         index, diff = played_index(luma, footage)
         assert diff < 6, f"lores at t={t:.2f} matches no footage image (closest {index}, diff {diff:.1f})"
         assert abs(index - round(t * FPS)) <= 1, f"lores at t={t:.2f} shows image {index}"

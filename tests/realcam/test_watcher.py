@@ -126,7 +126,7 @@ def test_real_footage_with_rollovers_becomes_verified_continuous_clips(tmp_path:
     motion_start, motion_end = footage.motion
     assert first.continuation_of is None
     assert first.media_start_s <= motion_start <= first.motion_start_s + 0.5, first
-    for a, b in zip(ms, rest):
+    for a, b in zip(ms, rest, strict=False):  # rest is ms[1:]
         assert b.continuation_of == a.id, (a.id, b)
         assert abs(b.media_start_s - a.media_end_s - FRAME) < 1e-3, "a frame lost or repeated at a rollover"
     # every clip that rolled over did so at max_clip_s (plus the frame or two a requested keyframe takes)

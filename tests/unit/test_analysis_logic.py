@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+from itertools import pairwise
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def test_even_sampler_spreads_frames_over_an_unknown_length() -> None:
     picked = s.pick()
     assert len(picked) == 8
     times = [t for t, _ in picked]
-    assert times[0] == 0.0 and times[-1] > 80 and all(b > a for a, b in zip(times, times[1:]))
+    assert times[0] == 0.0 and times[-1] > 80 and all(b > a for a, b in pairwise(times))
     assert picked[0][1].shape == (9, 32, 3)
     assert contact_sheet(picked, cols=4).shape[:2] == (2 * 9 + 12, 4 * 32 + 20)
 
@@ -182,8 +183,8 @@ def test_manifest_over_the_limits_is_refused_before_decoding_and_caps_scale_with
     assert manifest_problem(_manifest(), lim) is None
     assert manifest_problem(_manifest(width=4096, height=4096), lim).startswith(
         "over the limits: the manifest says 4096x4096")
-    assert manifest_problem(_manifest(frames=10**6), lim) == "over the limits: the manifest says 1000000 frames; " \
-                                                              "limit 450000"
+    assert manifest_problem(_manifest(frames=10**6), lim) == ("over the limits: the manifest says 1000000 frames; "
+                                                              "limit 450000")
     assert manifest_problem(_manifest(duration_s=1e7), lim) == \
         "over the limits: the manifest says 1e+07 s; limit 3720 s"
     small, hd = caps_for(_manifest(), lim), caps_for(_manifest(width=1920, height=1080, fps=30.0, frames=1800,

@@ -5,7 +5,7 @@ deleted, and when one copy of the counter is torn or garbled."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from shared.naming import MAX_SEQ, make_clip_id, parse_clip_id
 from watcher.clip_seq import COUNTER_NAMES, ClipIds, NoFreeId, decode_counter, encode_counter, read_counter, seq_of
 from watcher.datadir import DataDir
 
-T0 = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
 
 
 def data_dir(tmp_path: Path) -> DataDir:

@@ -196,7 +196,7 @@ def test_settings_load_from_a_toml_table_with_mask_polygons() -> None:
     settings = build_section(DetectorSettings, table, path="w.toml", section="detector")
     assert settings.threshold == 5.0
     assert settings.mask == (((0.0, 0.0), (0.5, 0.0), (0.5, 0.5)),)
-    with pytest.raises(ConfigError, match="detector.mask"):
+    with pytest.raises(ConfigError, match=r"detector\.mask"):
         build_section(DetectorSettings, {"mask": [[[0, 0], [2, 0], [1, 1]]]}, path="w.toml", section="detector")
-    with pytest.raises(ConfigError, match="detector.min_area"):
+    with pytest.raises(ConfigError, match=r"detector\.min_area"):
         build_section(DetectorSettings, {"min_area": 0.9}, path="w.toml", section="detector")

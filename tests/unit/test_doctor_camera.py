@@ -57,7 +57,8 @@ def test_camera_held_by_the_running_service_is_not_opened(fake) -> None:
 def test_picamera2_that_does_not_import() -> None:
     def prober(num: int, open_camera: bool, timeout_s: float) -> ChildOutput:
         return ChildOutput([{"event": "start", "step": "import"},
-                            {"event": "error", "step": "import", "error_type": "ValueError", "error": "numpy.dtype size changed"}])
+                            {"event": "error", "step": "import", "error_type": "ValueError",
+                             "error": "numpy.dtype size changed"}])
 
     r = check_camera("picamera2", 1280, 720, 30.0, prober=prober)
     assert r.status is Status.FAIL and "picamera2 does not import (ValueError" in r.message

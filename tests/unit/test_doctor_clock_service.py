@@ -81,7 +81,8 @@ def show(**props: str) -> Commands:
     base = {"LoadState": "loaded", "UnitFileState": "enabled", "ActiveState": "active", "SubState": "running",
             "Result": "success", "ExecMainCode": "0", "ExecMainStatus": "0", "NRestarts": "0"}
     base.update(props)
-    return Commands({"systemctl show watcher.service": CommandResult(0, "".join(f"{k}={v}\n" for k, v in base.items()))})
+    shown = "".join(f"{k}={v}\n" for k, v in base.items())
+    return Commands({"systemctl show watcher.service": CommandResult(0, shown)})
 
 
 def test_service_states() -> None:

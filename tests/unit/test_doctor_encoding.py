@@ -35,8 +35,8 @@ class Measure:
         self.args = list(args)
         if self.error:
             return ChildOutput([{"event": "error", "error_type": "EncoderError", "error": self.error}])
-        w, h, fps = (1280, 720, 30.0) if "--size" not in args else (
-            int(args[args.index("--size") + 1]), int(args[args.index("--size") + 2]), float(args[args.index("--size") + 3]))
+        at = args.index("--size") if "--size" in args else -1
+        w, h, fps = (1280, 720, 30.0) if at < 0 else (int(args[at + 1]), int(args[at + 2]), float(args[at + 3]))
         return ChildOutput([{"event": "result", "width": w, "height": h, "fps": fps, "cpu_ms": self.cpu_ms,
                              "wall_ms": self.wall_ms}])
 

@@ -15,9 +15,9 @@ from watcher.doctor.v4l2 import Platform
 
 CONFIGS = [
     "",
-    '[watcher]\ndata_dir = "rel/data"\n[source]\nspec = "picamera2"\nwidth = 1920\nheight = 1080\nfps = 25\n'
+    ('[watcher]\ndata_dir = "rel/data"\n[source]\nspec = "picamera2"\nwidth = 1920\nheight = 1080\nfps = 25\n'
     '[encoder]\ncodec = "h264_v4l2m2m"\npreset = "ultrafast"\nbitrate = 3000000\ngop_s = 1\n'
-    '[retention]\nmin_free_mb = 2048\non_full = "stop_recording"\n',
+    '[retention]\nmin_free_mb = 2048\non_full = "stop_recording"\n'),
     '[watcher]\ndata_dir = "/srv/motion-watcher/data"\ncamera = "front"\n[trigger]\npre_roll_s = 2.0\n',
 ]
 

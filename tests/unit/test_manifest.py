@@ -36,7 +36,8 @@ def test_round_trip() -> None:
 def test_has_the_keys_other_tools_depend_on() -> None:
     d = json.loads(GOOD.to_json())
     for key in ("schema", "id", "file", "size", "sha256", "codec", "width", "height", "fps", "frames", "started_at",
-                "ended_at", "media_start_s", "media_end_s", "motion_start_s", "motion_end_s", "peak_motion", "salvaged"):
+                "ended_at", "media_start_s", "media_end_s", "motion_start_s", "motion_end_s", "peak_motion",
+                "salvaged"):
         assert key in d
     assert d["schema"] == 1
 

@@ -23,6 +23,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.conftest import drop_picamera2_modules
 from watcher.avcompat import packet_for_stream
 from watcher.frames import Frame
 from watcher.sources.base import CameraHung, FrameSource, SourceError, SourceInfo
@@ -33,8 +34,6 @@ from watcher.sources.picamera2_source import (
     _Timeline,
     luma_from_yuv420,
 )
-
-from tests.conftest import drop_picamera2_modules
 
 REPO = Path(__file__).resolve().parents[2]
 SPS_START = b"\x00\x00\x00\x01\x67"
@@ -67,9 +66,8 @@ def packets_of(frames: list[Frame]):
 
 def packets_until(source, n_packets: int, on_frame=None) -> list:
     """Packets from frames() until there are ``n_packets``; ``on_frame(frame_count)`` per frame."""
-    packets, count = [], 0
-    for frame in source.frames():
-        count += 1
+    packets = []
+    for count, frame in enumerate(source.frames(), start=1):
         packets += frame.packets
         if on_frame is not None:
             on_frame(count)
@@ -294,7 +292,7 @@ def test_a_picamera2_older_than_the_api_we_use_is_refused_with_both_versions(fak
 def test_an_old_picamera2_of_unknown_version_is_refused_by_its_api(fake, make_source, monkeypatch):
     fake.settings.release = (0, 3, 16)
     monkeypatch.setattr("watcher.sources.picamera2_import.installed_version", lambda: None)
-    with pytest.raises(SourceError, match="unknown version .*0.3.17 or newer"):
+    with pytest.raises(SourceError, match=r"unknown version .*0\.3\.17 or newer"):
         make_source().open()
 
 
@@ -473,7 +471,8 @@ def _broken_picamera2(tmp_path: Path, error: str) -> Path:
     return package.parent
 
 
-NUMPY_ABI = 'ValueError("numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject")'
+NUMPY_ABI = ('ValueError("numpy.dtype size changed, may indicate binary incompatibility. '
+             'Expected 96 from C header, got 88 from PyObject")')
 
 
 def test_a_numpy_that_shadows_the_systems_is_named_with_the_fix(tmp_path, monkeypatch):
@@ -552,7 +551,7 @@ def test_a_camera_that_cannot_be_stopped_is_reported_within_the_close_timeout(fa
     source = make_source(close_timeout_s=0.3)
     source.open()
     take(source, 3)
-    with pytest.raises(CameraHung, match="did not stop within 0.3 s"):
+    with pytest.raises(CameraHung, match=r"did not stop within 0\.3 s"):
         source.close()
     source.close()  # and only once
 

@@ -8,7 +8,8 @@ TB = Fraction(1, 1000)
 
 def pkt(i: int, fps: int = 10, gop: int = 10, size: int = 100) -> EncodedPacket:
     t = i / fps
-    return EncodedPacket(b"x" * (size * 5 if i % gop == 0 else size), round(t * 1000), round(t * 1000), TB, i % gop == 0, t)
+    key = i % gop == 0
+    return EncodedPacket(b"x" * (size * 5 if key else size), round(t * 1000), round(t * 1000), TB, key, t)
 
 
 def test_starts_at_a_keyframe_and_drops_leading_non_keyframes() -> None:

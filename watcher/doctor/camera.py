@@ -52,8 +52,8 @@ def _fit(modes: list[dict[str, Any]], width: int, height: int, fps: float) -> tu
     big = [m for m in sized if m["size"][0] >= width and m["size"][1] >= height]
     if not big:
         largest = max(sized, key=lambda m: m["size"][0] * m["size"][1])
-        return (f"configured {width}x{height} is larger than the sensor's largest mode {_fmt_size(largest['size'])}: "
-                "picamera2 upscales", f"set [source] width/height to at most {_fmt_size(largest['size'])}")
+        return ((f"configured {width}x{height} is larger than the sensor's largest mode {_fmt_size(largest['size'])}: "
+                 "picamera2 upscales"), f"set [source] width/height to at most {_fmt_size(largest['size'])}")
     rates = [m["fps"] for m in big if isinstance(m.get("fps"), (int, float))]
     if rates and fps > max(rates) + 0.5:
         return (f"the sensor gives at most {max(rates):g} fps at {width}x{height} or more, configured {fps:g}",
@@ -83,7 +83,7 @@ def _picamera2(width: int, height: int, fps: float, prober: CameraProber, servic
     cameras = cams_rec.get("cameras") or []
     if not cameras:
         return fail("camera", "picamera2 (libcamera) finds no camera", LIST_HINT)
-    if CAMERA_NUM >= len(cameras):
+    if len(cameras) <= CAMERA_NUM:
         return fail("camera", f"camera {CAMERA_NUM} not found", LIST_HINT, cameras=cameras)
     cam = cameras[CAMERA_NUM]
     name = f"{cam.get('Model', '?')} ({cam.get('Id', '?')})"

@@ -45,7 +45,7 @@ def probe_camera(camera_num: int, open_camera: bool, emit: Emit = emit) -> None:
         return _error(emit, "list", e)
     emit({"event": "cameras", "cameras": cameras})
     if not open_camera or camera_num >= len(cameras):
-        return
+        return None
     emit({"event": "start", "step": "open"})
     try:
         picam2 = Picamera2(camera_num)
@@ -57,8 +57,9 @@ def probe_camera(camera_num: int, open_camera: bool, emit: Emit = emit) -> None:
               "model": _plain(props.get("Model"))})
         emit({"event": "start", "step": "modes"})
         try:
-            modes = [{"size": _plain(m.get("size")), "fps": _plain(m.get("fps")), "bit_depth": _plain(m.get("bit_depth")),
-                      "format": _plain(m.get("format"))} for m in picam2.sensor_modes]
+            modes = [{"size": _plain(m.get("size")), "fps": _plain(m.get("fps")),
+                      "bit_depth": _plain(m.get("bit_depth")), "format": _plain(m.get("format"))}
+                     for m in picam2.sensor_modes]
         except Exception as e:  # older picamera2 releases, or a sensor without raw modes
             _error(emit, "modes", e)
         else:

@@ -58,7 +58,8 @@ def _guarded(name: str, fn: Callable[[], CheckResult | list[CheckResult]]) -> li
 
 def run_checks(settings: Any, config_result: CheckResult, probes: Probes | None = None) -> list[CheckResult]:
     from watcher.datadir import DataDir
-    from watcher.doctor import camera, clock, data_dir, encoding, probes as probes_mod, service, stack, v4l2
+    from watcher.doctor import camera, clock, data_dir, encoding, service, stack, v4l2
+    from watcher.doctor import probes as probes_mod
 
     p = probes or Probes()
     command = p.command or probes_mod.run_command
@@ -85,8 +86,8 @@ def run_checks(settings: Any, config_result: CheckResult, probes: Probes | None 
 def render_text(settings: Any, results: Sequence[CheckResult]) -> str:
     s = settings
     size = f" {s.width}x{s.height} @ {s.fps:g} fps" if s.spec == "picamera2" or s.spec.startswith("device:") else ""
-    lines = [f"motion-watcher doctor: config {s.config_path or '(defaults)'}, source {s.spec}{size}, "
-             f"data dir {s.data_dir}"]
+    lines = [(f"motion-watcher doctor: config {s.config_path or '(defaults)'}, source {s.spec}{size}, "
+              f"data dir {s.data_dir}")]
     width = max(len(r.name) for r in results)
     for r in results:
         lines.append(f"{LABEL[r.status]:<5} {r.name:<{width}}  {r.message}")
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace, probes: Probes | None = None) -> int:
     settings, config_result = load_settings(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None),
                                             source=getattr(args, "source", None))
     results = run_checks(settings, config_result, probes)
-    print(render_json(settings, results) if getattr(args, "json", False) else render_text(settings, results), flush=True)
+    as_json = getattr(args, "json", False)
+    print(render_json(settings, results) if as_json else render_text(settings, results), flush=True)
     return exit_status(results)
 
 

@@ -79,17 +79,18 @@ def check_clock(*, runner: CommandRunner = run_command, systemd_booted: bool = T
         synced = props.get("NTPSynchronized") == "yes"
         if not synced:
             how = "no NTP service is enabled" if props.get("NTP") == "no" else "NTP has not synchronized yet"
-            return warn("clock", f"not synchronized ({how}; timedatectl): {WRONG_NAMES}", SYNC_FIX, source="timedatectl")
+            return warn("clock", f"not synchronized ({how}; timedatectl): {WRONG_NAMES}", SYNC_FIX,
+                        source="timedatectl")
         late = _boot_wait(runner, rtc_dir)
         if late:
             return warn("clock", late, "`sudo systemctl enable systemd-time-wait-sync`", source="timedatectl")
         return ok("clock", "synchronized (timedatectl)", source="timedatectl")
     if timesync_flag.exists():
         return ok("clock", f"synchronized ({timesync_flag} exists)", source="timesyncd")
-    synced = kernel()
-    if synced is None:
+    by_kernel = kernel()
+    if by_kernel is None:
         return na("clock", "cannot tell: no timedatectl answer, no timesyncd flag, adjtimex unavailable")
-    if not synced:
+    if not by_kernel:
         return warn("clock", f"not synchronized (kernel adjtimex: STA_UNSYNC): {WRONG_NAMES}", SYNC_FIX,
                     source="adjtimex")
     return ok("clock", "synchronized (kernel adjtimex)", source="adjtimex")

@@ -126,7 +126,8 @@ def _clip_bytes(dirs: DataDir) -> int:
     return total
 
 
-def check_free_space(dirs: DataDir, retention: RetentionSettings, *, disk_usage: DiskUsage = _disk_usage) -> CheckResult:
+def check_free_space(dirs: DataDir, retention: RetentionSettings, *,
+                     disk_usage: DiskUsage = _disk_usage) -> CheckResult:
     where = _existing_ancestor(dirs.root)
     try:
         total, free = disk_usage(where)
@@ -134,7 +135,8 @@ def check_free_space(dirs: DataDir, retention: RetentionSettings, *, disk_usage:
         return fail("free-space", f"cannot read the free space of {where}: {e.strerror}", None)
     floor = int(retention.min_free_mb * MB)
     clips = _clip_bytes(dirs)
-    text = f"{free / MB:,.0f} MB free of {total / MB:,.0f} MB, floor {retention.min_free_mb:g} MB, clips {clips / MB:,.0f} MB"
+    text = (f"{free / MB:,.0f} MB free of {total / MB:,.0f} MB, floor {retention.min_free_mb:g} MB, "
+            f"clips {clips / MB:,.0f} MB")
     if retention.max_usage_mb > 0:
         text += f" (cap {retention.max_usage_mb:g} MB)"
     details = {"free_bytes": free, "total_bytes": total, "floor_bytes": floor, "clip_bytes": clips,

@@ -57,7 +57,7 @@ def _measure(encode: Any, frames: list[Any], n: int) -> tuple[float, float, int]
 def _watcher(args: argparse.Namespace) -> dict[str, Any]:
     from watcher.encoder import EncoderSettings, VideoEncoder
 
-    width, height, fps = args.size if args.size else _source_size(args.source)
+    width, height, fps = args.size or _source_size(args.source)
     enc = VideoEncoder(int(width), int(height), float(fps), EncoderSettings(
         codec=args.codec, preset=args.preset, bitrate=args.bitrate, gop_s=args.gop_s))
     frames = _scene(int(width), int(height))

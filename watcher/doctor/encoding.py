@@ -97,7 +97,8 @@ def check_encoder(spec: str, width: int, height: int, fps: float, *, codec: str,
                     "if a line above shows numpy, OpenCV or PyAV broken, fix that first; otherwise set "
                     "[encoder] codec to an encoder PyAV has (libx264)")
     cost, dear = _cost(rec, fps, cores_allowed=0.8)  # one thread: it must fit one core, with room to spare
-    note = f" (a hardware encoder is at {hw.path}: picamera2 would use it)" if hw is not None and kind == "software" else ""
+    note = (f" (a hardware encoder is at {hw.path}: picamera2 would use it)"
+            if hw is not None and kind == "software" else "")
     if dear:
         return warn("encoder", f"{what}: {cost}: too close to a whole core to keep up{note}",
                     "lower the size or fps, or a faster [encoder] preset (ultrafast)", **rec)

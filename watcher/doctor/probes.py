@@ -73,10 +73,7 @@ class ChildOutput:
         return None
 
     def last(self, event: str) -> dict[str, Any] | None:
-        for rec in reversed(self.records):
-            if rec.get("event") == event:
-                return rec
-        return None
+        return next((rec for rec in reversed(self.records) if rec.get("event") == event), None)
 
 
 PythonRunner = Callable[[str, Sequence[str], float], ChildOutput]

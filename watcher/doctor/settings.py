@@ -87,7 +87,8 @@ def load_settings(config: str | None, *, data_dir: str | None = None, source: st
                           f"config failed ({type(e).__name__}: {e})", "fix the Python stack (lines below), "
                           "then run the doctor again to validate the file")
         except ConfigError as ce:
-            settings, result = DoctorSettings(), fail("config", str(ce), "fix the file; the watcher refuses it (exit 78)")
+            settings = DoctorSettings()
+            result = fail("config", str(ce), "fix the file; the watcher refuses it (exit 78)")
     else:
         try:
             settings = from_config(load_config(config))

@@ -96,6 +96,8 @@ def outcomes_from(child: ChildOutput, modules: Sequence[str]) -> dict[str, Impor
             started = rec.get("module")
         elif rec.get("event") == "result":
             m = rec.get("module")
+            if not isinstance(m, str):  # the child always names it; a record without one says nothing
+                continue
             extra = {"h264_encoder": rec["h264_encoder"]} if "h264_encoder" in rec else {}
             out[m] = ImportOutcome(m, bool(rec.get("ok")), rec.get("version"), rec.get("file"), rec.get("error_type"),
                                    rec.get("error"), rec.get("missing"), None, rec.get("copies") or [], extra)
@@ -191,7 +193,8 @@ def _failure(name: str, apt: str, dist: str, o: ImportOutcome, py: PythonInfo, n
                     f"run `{py.executable} -c 'import {o.module}'` to see it; two copies of a library may clash"
                     + (f" (copies: {_describe_copies(o.copies)})" if o.copies else ""), **details)
     return make(name, f"does not import: {o.problem}",
-                f"run `{py.executable} -c 'import {o.module}'` for the traceback; reinstall {apt} (apt) or {dist} (pip)",
+                f"run `{py.executable} -c 'import {o.module}'` for the traceback; "
+                f"reinstall {apt} (apt) or {dist} (pip)",
                 **details)
 
 

@@ -21,8 +21,10 @@ __all__ = ["FrameSource", "SourceError", "SourceInfo", "SourceSettings", "create
 
 @dataclass(frozen=True)
 class SourceSettings:
-    spec: str = field(default="synthetic", metadata={"help": "synthetic | file:PATH | device:N | rtsp://... | picamera2"})
-    width: int = field(default=1280, metadata={"min": 64, "max": 4096, "help": "capture width (cameras, synthetic uses 640)"})
+    spec: str = field(default="synthetic",
+                      metadata={"help": "synthetic | file:PATH | device:N | rtsp://... | picamera2"})
+    width: int = field(default=1280,
+                       metadata={"min": 64, "max": 4096, "help": "capture width (cameras, synthetic uses 640)"})
     height: int = field(default=720, metadata={"min": 48, "max": 3072, "help": "capture height"})
     fps: float = field(default=30.0, metadata={"min": 1.0, "max": 120.0, "help": "capture frame rate"})
     realtime: bool = field(default=False, metadata={"help": "pace file and synthetic sources at their frame rate"})

@@ -9,11 +9,13 @@ capture is reopened with capped exponential backoff until ``close()``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
 
 import cv2
+import numpy as np
 
 from watcher.frames import Frame
 from watcher.sources.base import SourceError, SourceInfo
@@ -47,7 +49,8 @@ class OpenCVSource:
         self.reconnects = 0
 
     def _open_capture(self) -> cv2.VideoCapture:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_timeout_ms]
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_timeout_ms,
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_timeout_ms]
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target, cv2.CAP_ANY)
         else:
@@ -71,7 +74,7 @@ class OpenCVSource:
             cap.release()
             raise SourceError(f"video source {self.target!r} opened but gave no frame")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        if not fps or fps != fps or fps <= 0 or fps > 240:
+        if not fps or math.isnan(fps) or fps <= 0 or fps > 240:
             fps = self._want[2] or 25.0
         h, w = first.shape[:2]
         self._cap, self._first = cap, first
@@ -94,7 +97,8 @@ class OpenCVSource:
     def _file_frames(self) -> Iterator[Frame]:
         assert self._cap is not None and self._info is not None
         cap, fps = self._cap, self._info.fps
-        index, image, last_t = 0, self._first, -1.0
+        index, last_t = 0, -1.0
+        image: np.ndarray | None = self._first
         while image is not None and not self._closed.is_set():
             pos_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
             t = pos_ms / 1000.0 if pos_ms and pos_ms > 0 else index / fps

@@ -146,7 +146,8 @@ class _PacketSink:
 def _make_output(output_base: type, capacity: int) -> _PacketSink:
     """An instance of picamera2's ``Output`` that behaves as a :class:`_PacketSink`."""
     cls = type("PacketQueueOutput", (_PacketSink, output_base), {"__module__": __name__})
-    return cls(capacity)
+    sink: _PacketSink = cls(capacity)
+    return sink
 
 
 class _Timeline:

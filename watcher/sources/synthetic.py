@@ -75,7 +75,8 @@ class SyntheticSource:
         self.duration_s = duration_s
         self.noise_sigma = noise_sigma
         horizon = duration_s if duration_s is not None else 24 * 3600.0
-        self.objects = objects if objects is not None else default_script(seed, horizon, first_event_s, event_period_s, walk_s)
+        self.objects = (objects if objects is not None
+                        else default_script(seed, horizon, first_event_s, event_period_s, walk_s))
         self._closed = False
         self._background: np.ndarray | None = None
 
@@ -95,7 +96,7 @@ class SyntheticSource:
     def _render_background(self) -> np.ndarray:
         w, h = self.width, self.height
         rng = np.random.default_rng(self.seed)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        yy, _ = np.mgrid[0:h, 0:w].astype(np.float32)
         sky = (yy / h * 60 + 110).astype(np.float32)
         img = np.dstack([sky + 20, sky + 10, sky]).astype(np.float32)
         texture = cv2.GaussianBlur(rng.normal(0, 18, (h, w)).astype(np.float32), (0, 0), 1.5)
@@ -122,8 +123,9 @@ class SyntheticSource:
                 swing = int(math.sin(t * 8.0) * bw * 0.2)
                 cv2.circle(img, (x0 + int(bw / 2), y0 + head), head, o.color, -1)
                 cv2.rectangle(img, (x0, y0 + 2 * head), (x0 + int(bw), y0 + int(bh * 0.65)), o.color, -1)
-                cv2.line(img, (x0 + int(bw / 2), y0 + int(bh * 0.65)), (x0 + int(bw / 2) + swing, y0 + int(bh)), o.color, max(2, int(bw / 4)))
-                cv2.line(img, (x0 + int(bw / 2), y0 + int(bh * 0.65)), (x0 + int(bw / 2) - swing, y0 + int(bh)), o.color, max(2, int(bw / 4)))
+                hip, leg_w = (x0 + int(bw / 2), y0 + int(bh * 0.65)), max(2, int(bw / 4))
+                cv2.line(img, hip, (x0 + int(bw / 2) + swing, y0 + int(bh)), o.color, leg_w)
+                cv2.line(img, hip, (x0 + int(bw / 2) - swing, y0 + int(bh)), o.color, leg_w)
         k = index % 4
         shift = (index * 7919) % (self.width * self.height)
         pos = np.roll(self._noise_pos[k].reshape(-1, 3), shift, axis=0).reshape(img.shape)
