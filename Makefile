@@ -64,9 +64,6 @@ test: sysdeps
 sysdeps:
 	tests/sysdeps.sh
 
-# A stub: the lint work fills it (ruff and mypy on watcher/, inspector/, shared/).
-lint:
-
 test-fast: venv footage
 	$(PY) -m pytest -q
 
