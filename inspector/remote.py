@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from shared.atomic import move_durably
+
 ARCHIVE_DIR = "transferred"
 
 
@@ -157,7 +159,7 @@ class LocalStore:
     def archive(self, name: str) -> None:
         try:
             self.archive_dir.mkdir(exist_ok=True)
-            os.replace(self.dir / check_name(name), self.archive_dir / name)
+            move_durably(self.dir / check_name(name), self.archive_dir / name)
         except FileNotFoundError:
             pass
         except OSError as e:

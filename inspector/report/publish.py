@@ -115,6 +115,9 @@ def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
 
 
 def _flip(library: Path, gen: Path) -> None:
+    """The symlink flip: not shared.atomic's save_file, since what is replaced is a symlink (made
+    under a temp name, renamed over ``report``), not a file's content. The temp name needs only the
+    pid: the report lock keeps one builder at a time."""
     link = library / REPORT
     tmp = library / f".{REPORT}.link.{os.getpid()}"
     tmp.unlink(missing_ok=True)
