@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from shared.atomic import move_durably
-
 ARCHIVE_DIR = "transferred"
 
 
@@ -159,7 +157,9 @@ class LocalStore:
     def archive(self, name: str) -> None:
         try:
             self.archive_dir.mkdir(exist_ok=True)
-            move_durably(self.dir / check_name(name), self.archive_dir / name)
+            # the SFTP store's posix_rename, done locally: a rename on the watcher's side, as over SFTP
+            # (not a publish of ours; the watcher's retention reads transferred/ as the inspector left it)
+            os.replace(self.dir / check_name(name), self.archive_dir / name)
         except FileNotFoundError:
             pass
         except OSError as e:
