@@ -14,7 +14,7 @@ from inspector.config import load_config
 from inspector.fleet import open_store
 from inspector.library import Library
 from inspector.puller import Puller
-from inspector.throwaway_sshd import ThrowawaySshd
+from tests.throwaway_sshd import ThrowawaySshd
 from tests.inspector_env import big_clip, write_config
 
 SIZE = 256 * 1024 * 1024

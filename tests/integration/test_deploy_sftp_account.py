@@ -34,7 +34,7 @@ import pytest
 
 from inspector.config import load_config
 from inspector.fleet import pull_all
-from inspector.throwaway_sshd import ThrowawaySshd
+from tests.throwaway_sshd import ThrowawaySshd
 from tests.clips import verify_recorded
 from tests.inspector_env import write_config
 from shared.naming import make_clip_id, parse_clip_id

@@ -11,7 +11,7 @@ import pytest
 
 from inspector.catalog import Catalog
 from inspector.library import Library
-from inspector.throwaway_sshd import ThrowawaySshd
+from tests.throwaway_sshd import ThrowawaySshd
 from shared.manifest import sha256_file
 from tests.inspector_env import big_clip
 from tests.inspector_net import (SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table,

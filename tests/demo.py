@@ -1,4 +1,5 @@
-"""``python -m inspector.demo DATA_DIR``: the demo's second half.
+"""``python -m tests.demo DATA_DIR``: the demo's second half (run by `make demo`; kept out of the
+installed packages, like the throwaway sshd it starts).
 
 Starts a throwaway OpenSSH sshd on a loopback port with generated keys (when sshd is
 installed; otherwise says so and uses the local-directory transport), pulls the clips the
@@ -15,10 +16,10 @@ from pathlib import Path
 from inspector.catalog import Catalog
 from inspector.config import load_config
 from inspector.fleet import pull_all
-from inspector.throwaway_sshd import SshdUnavailable, ThrowawaySshd
+from tests.throwaway_sshd import SshdUnavailable, ThrowawaySshd
 from shared.logsetup import setup_logging
 
-logger = logging.getLogger("inspector.demo")
+logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
