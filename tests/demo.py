@@ -16,8 +16,8 @@ from pathlib import Path
 from inspector.catalog import Catalog
 from inspector.config import load_config
 from inspector.fleet import pull_all
-from tests.throwaway_sshd import SshdUnavailable, ThrowawaySshd
 from shared.logsetup import setup_logging
+from tests.throwaway_sshd import SshdUnavailable, ThrowawaySshd
 
 logger = logging.getLogger(__name__)
 
