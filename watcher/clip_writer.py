@@ -125,10 +125,6 @@ class ClipWriter:
         self._queue.put(_STOP)
         self._thread.join()
 
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
-
     # --- writer thread ----------------------------------------------------------------
     def _run(self) -> None:
         while True:
