@@ -63,7 +63,7 @@ def _create_exclusive(target: Path, tmp_dir: Path | None) -> BinaryIO:
     """Open a temp file no one else has (``O_EXCL``); mode 0o666 less the umask, as a plain open gives."""
     for _ in range(100):
         try:
-            return open(temp_name(target, tmp_dir), "xb")  # noqa: SIM115 (closed by save_file)
+            return open(temp_name(target, tmp_dir), "xb")  # closed by save_file
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, f"no free temp name beside {target}")

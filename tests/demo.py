@@ -56,9 +56,10 @@ def main(argv: list[str]) -> int:
         print(f"inspector analyzed {len(done.analyzed)} clip(s) ({done.media_s:.1f} s of video in {done.wall_s:.1f} s)")
         print(f"report: {build_report(library)}  (open it in a browser)")
     cat = Catalog(library / "catalog.sqlite3")
-    summary = cat.summary()
+    states = cat.summary()["states"]
     cat.close()
-    print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "empty")
+    assert isinstance(states, dict)
+    print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(states.items())) or "empty")
     for clip in sorted((library / "clips").glob("*/*/*/*.mp4")):
         print(f"  {clip}")
     print(f"library: {library}   (config: {cfg_path}; try: python -m inspector status --config {cfg_path})")

@@ -26,10 +26,9 @@ def test_save_file_replaces_the_target_and_leaves_no_temp(tmp_path: Path) -> Non
 def test_an_exception_removes_the_temp_and_keeps_the_target(tmp_path: Path) -> None:
     target = tmp_path / "x.json"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="midway"):
-        with save_file(target) as f:
-            f.write(b"half")
-            raise RuntimeError("midway")
+    with pytest.raises(RuntimeError, match="midway"), save_file(target) as f:
+        f.write(b"half")
+        raise RuntimeError("midway")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
