@@ -49,7 +49,7 @@ demo: venv
 	rm -rf $(DEMO_DIR)
 	$(PY) -m watcher --source synthetic --duration 20 --data-dir $(DEMO_DIR)
 	@echo "Watcher health: $(DEMO_DIR)/status.json. Now the inspector pulls the finished clips:"
-	$(PY) -m inspector.demo $(DEMO_DIR)
+	$(PY) -m tests.demo $(DEMO_DIR)
 
 footage: venv
 	$(PY) -m tests.footage

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared.atomic import fsync_dir
+from shared.atomic import save_file
 from shared.config import read_toml
 from shared.errors import AppError, ConfigError
 from shared.logsetup import setup_logging
@@ -129,17 +129,11 @@ def write_config(config: Path, text: str) -> None:
     """Atomically replace ``config`` with ``text`` after checking that it loads."""
     from inspector.config import load_config
 
-    tmp = config.parent / f".{config.name}.add-watcher.tmp"
-    try:
-        tmp.write_text(text)
-        os.chmod(tmp, config.stat().st_mode & 0o7777)
-        load_config(str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, config)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(config.parent)
+    with save_file(config) as f:
+        f.write(text.encode())
+        f.flush()
+        os.fchmod(f.fileno(), config.stat().st_mode & 0o7777)
+        load_config(f.name)
 
 
 def add_watcher(args: argparse.Namespace, *, interactive: bool, ask: Callable[[str], str] = input,

@@ -26,7 +26,6 @@ checked files, and is held during a first check so that two threads never run it
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import sqlite3
@@ -36,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.errors import AppError
-from shared.flock import flock_within
+from shared.flock import flocked, try_flock
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +86,11 @@ def acquire_lease(library: Path) -> None:
         lease = _LEASES.get(key)
         if lease is None:
             fd = _open_lock(library)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not try_flock(fd, exclusive=False):
                 os.close(fd)
                 raise CatalogBusy(f"{library / 'catalog.sqlite3'}: the catalog is being rebuilt or checked by "
                                   f"another process ({_holders(library) or 'unknown'}); try again when it is "
-                                  "done") from None
+                                  "done")
             lease = _LEASES[key] = _Lease(fd)
         lease.count += 1
 
@@ -129,11 +126,12 @@ def hold_exclusive(library: Path, wait_s: float = 10.0, poll_s: float = 0.1) -> 
             raise CatalogBusy(f"{library}: this process has the catalog open; close it before a rebuild")
     fd = _open_lock(library)
     try:
-        if not flock_within(fd, wait_s, poll_s=poll_s):
-            raise CatalogBusy(f"{library}: another inspector process holds the library "
-                              f"({_holders(library) or 'unknown'}); stop it (systemctl stop inspector) "
-                              "and try again")
-        yield
+        with flocked(fd, timeout_s=wait_s, poll_s=poll_s) as held:
+            if not held:
+                raise CatalogBusy(f"{library}: another inspector process holds the library "
+                                  f"({_holders(library) or 'unknown'}); stop it (systemctl stop inspector) "
+                                  "and try again")
+            yield
     finally:
         os.close(fd)
 

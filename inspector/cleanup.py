@@ -11,7 +11,6 @@ not pulled again.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ from inspector.catalog import DONE_STATES, Catalog
 from inspector.config import InspectorConfig
 from inspector.library import Library
 from inspector.partlock import same_file
+from shared.flock import try_flock
 from shared.naming import InvalidClipId, parse_clip_id
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ def cleanup_library(cfg: InspectorConfig, *, dry_run: bool = False, now: float |
         except FileNotFoundError:
             continue
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not try_flock(fd):
                 continue  # a live download
             if not same_file(fd, part):
                 continue  # stored (or replaced by a new download) since we opened it: not what we locked

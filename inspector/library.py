@@ -26,7 +26,7 @@ from pathlib import Path
 
 from inspector.config import InspectorConfig, InspectorSettings
 from inspector.space import MIB, SpaceGuard
-from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
+from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file, link_durably
 from shared.manifest import sha256_file
 from shared.naming import check_camera_name, parse_clip_id
 
@@ -110,7 +110,7 @@ class Library:
         stem.parent.mkdir(parents=True, exist_ok=True)
         clip = stem.with_name(stem.name + ".mp4")
         if part is not None and part.exists():
-            _link_over(part, clip)  # part keeps its name until its lock holder is done (see store)
+            link_durably(part, clip)  # part keeps its name until its lock holder is done (see store)
         atomic_write_bytes(stem.with_name(stem.name + ".json"), manifest_raw)
         atomic_write_bytes(stem.with_name(stem.name + ".reason.txt"), (reason + "\n").encode())
         return clip
@@ -156,22 +156,6 @@ def _place_noreplace(src: Path, dst: Path) -> None:
     if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), str(dst))
-
-
-def _link_over(src: Path, dst: Path) -> None:
-    """Give ``src``'s file the name ``dst`` too, replacing ``dst`` (a hard link moved into place);
-    a plain rename where the filesystem has no hard links."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
-            raise
-        os.replace(src, dst)
-    else:
-        os.replace(tmp, dst)
-    fsync_dir(dst.parent)
 
 
 def _check_watcher(watcher: str) -> None:

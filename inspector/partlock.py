@@ -15,10 +15,11 @@ with more than one link is therefore a stored clip whose owner died, and is neve
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from pathlib import Path
+
+from shared.flock import try_flock
 
 _ATTEMPTS = 3
 
@@ -36,13 +37,13 @@ class PartLock:
         for _ in range(_ATTEMPTS):
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return None
+                taken = try_flock(fd)  # held as long as the fd is open: the clip's whole download
             except BaseException:
                 os.close(fd)
                 raise
+            if not taken:
+                os.close(fd)
+                return None
             if not same_file(fd, path):
                 os.close(fd)  # the path was unlinked or replaced after we opened it: try the new one
                 continue

@@ -37,7 +37,7 @@ from inspector.catalog import DONE_STATES, Catalog, RestoredRow
 from inspector.catalog_guard import CatalogError, catalog_problem, hold_exclusive, library_lease, verify_catalog
 from inspector.library import Library
 from inspector.report.analysis_doc import BadAnalysis, read_analysis
-from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
+from shared.atomic import atomic_write_bytes, move_durably, replace_durably
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
 from shared.naming import InvalidClipId, check_camera_name, parse_clip_id
 
@@ -231,12 +231,11 @@ def _quarantine(lib: Library, b: BadClip) -> RestoredRow | None:
         logger.error("rebuild: %s is not trusted (%s) and left where it is: quarantine already holds %s",
                      b.path, b.reason, b.clip_id)
         return None
-    os.replace(b.path, qdir / b.path.name)  # the clip first: it is what must never be trusted again
+    move_durably(b.path, qdir / b.path.name)  # the clip first: it is what must never be trusted again
     for f in sorted(b.path.parent.glob(f"{b.clip_id}.*")):
         if f.is_file() and not f.is_symlink():
-            os.replace(f, qdir / f.name)
+            move_durably(f, qdir / f.name)
     atomic_write_bytes(qdir / f"{b.clip_id}.reason.txt", f"catalog rebuild: {b.reason}\n".encode())
-    fsync_dir(b.path.parent)
     logger.error("rebuild: quarantined %s/%s: %s", b.watcher, b.clip_id, b.reason)
     return _quarantined_row(qdir, b.watcher, b.clip_id)
 
@@ -269,10 +268,8 @@ def rebuild_catalog(library: Path, *, wait_s: float = 10.0) -> RebuildReport:
         problem = catalog_problem(tmp)
         if problem or Path(f"{tmp}-wal").exists():
             raise CatalogError(f"the rebuilt catalog {tmp} does not check out ({problem or 'WAL left over'})")
-        fsync_file(tmp)
         aside = _move_aside(lib.catalog_path)
-        os.replace(tmp, lib.catalog_path)
-        fsync_dir(lib.root)
+        replace_durably(tmp, lib.catalog_path)
     states: dict[str, int] = {}
     for r in rows:
         states[r.state] = states.get(r.state, 0) + 1
@@ -291,7 +288,7 @@ def _move_aside(catalog: Path) -> Path | None:
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{catalog}{suffix}")
         if src.exists():
-            os.replace(src, f"{aside}{suffix}")
+            move_durably(src, Path(f"{aside}{suffix}"))
             moved = aside if suffix == "" else moved
     return moved
 

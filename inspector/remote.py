@@ -157,6 +157,8 @@ class LocalStore:
     def archive(self, name: str) -> None:
         try:
             self.archive_dir.mkdir(exist_ok=True)
+            # the SFTP store's posix_rename, done locally: a rename on the watcher's side, as over SFTP
+            # (not a publish of ours; the watcher's retention reads transferred/ as the inspector left it)
             os.replace(self.dir / check_name(name), self.archive_dir / name)
         except FileNotFoundError:
             pass

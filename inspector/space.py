@@ -61,10 +61,6 @@ class SpaceGuard:
         st = self._statvfs(self.root)
         return st.f_bavail * st.f_frsize
 
-    def in_flight(self) -> int:
-        with self._lock:
-            return sum(self._pending.values())
-
     def check_size(self, size: int) -> str | None:
         """Why a clip of ``size`` bytes is refused whatever the free space, or None."""
         if size > self.max_clip_bytes:

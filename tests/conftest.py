@@ -102,7 +102,7 @@ def fake(monkeypatch):
 @pytest.fixture
 def sshd(tmp_path_factory):
     """A real OpenSSH sshd on a loopback port with throwaway keys. Missing sshd fails, never skips."""
-    from inspector.throwaway_sshd import ThrowawaySshd
+    from tests.throwaway_sshd import ThrowawaySshd
 
     server = ThrowawaySshd(tmp_path_factory.mktemp("sshd"))
     server.start()

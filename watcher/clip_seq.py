@@ -40,7 +40,7 @@ from pathlib import Path
 
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataDirError
-from shared.flock import flock_within
+from shared.flock import flocked
 from shared.naming import MAX_SEQ, InvalidClipId, make_clip_id, parse_clip_id
 from watcher.datadir import DataDir
 
@@ -113,13 +113,10 @@ def highest_seq_on_disk(dirs: DataDir) -> int:
 
 @contextmanager
 def _flock(path: Path, timeout_s: float) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    try:
-        if not flock_within(fd, timeout_s):
+    with flocked(path, timeout_s=timeout_s, mode=0o640) as held:
+        if not held:
             raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s")
         yield
-    finally:
-        os.close(fd)
 
 
 class ClipIds:

@@ -12,7 +12,7 @@ writer skips to the next keyframe (a gap inside a GOP would not decode).
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import logging
 import os
 import queue
@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from shared.atomic import atomic_write_bytes
+from shared.flock import try_flock
 from shared.manifest import Manifest
 from watcher.clip_seq import ClipIds
 from watcher.container import FragmentedMp4Writer
@@ -56,7 +57,8 @@ class _OpenClip:
         # sidecar saying so, whose directory fsync makes all three durable (see watcher.publish).
         self.file: BinaryIO = open(self.path, "xb")  # noqa: SIM115 - held until finish()/release()
         try:
-            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not try_flock(self.file.fileno()):  # held until release(): cleanup tells a live clip by it
+                raise BlockingIOError(errno.EWOULDBLOCK, f"{self.path} is locked by another writer")
             os.close(os.open(dirs.pending(meta.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
             atomic_write_bytes(dirs.meta(meta.id), replace(meta, pending_created=True).to_json())
             self.mp4 = FragmentedMp4Writer(
@@ -122,10 +124,6 @@ class ClipWriter:
         """Finish whatever is queued (an open clip is closed and published), then end the thread."""
         self._queue.put(_STOP)
         self._thread.join()
-
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     # --- writer thread ----------------------------------------------------------------
     def _run(self) -> None:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import DataDirError
-from shared.flock import flock_within
+from shared.flock import flocked, try_flock
 
 PART_SUFFIX = ".mp4.part"
 META_SUFFIX = ".meta.json"
@@ -81,11 +80,9 @@ class DataDir:
         """Take the single-instance lock; return its fd (keep it open for the process lifetime)."""
         path = self.root / "watcher.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not try_flock(fd):
             os.close(fd)
-            raise DataDirError(f"another watcher is using {self.root} (lock {path} is held)") from None
+            raise DataDirError(f"another watcher is using {self.root} (lock {path} is held)")
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         return fd
@@ -97,13 +94,10 @@ def maintenance_lock(dirs: DataDir, timeout_s: float = 120.0) -> Iterator[None]:
 
     Waits up to ``timeout_s`` (monotonic) for the lock; raises DataDirError after that."""
     path = dirs.root / "maintenance.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        if not flock_within(fd, timeout_s, poll_s=0.05):
+    with flocked(path, timeout_s=timeout_s, poll_s=0.05) as held:
+        if not held:
             raise DataDirError(f"{path} is held by another process for over {timeout_s:.0f} s")
         yield
-    finally:
-        os.close(fd)
 
 
 def try_lock_file(path: Path) -> int | None:
@@ -116,9 +110,7 @@ def try_lock_file(path: Path) -> int | None:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not try_flock(fd):
         os.close(fd)
         return None
     return fd

@@ -1,7 +1,8 @@
 """Continuous software encoder (PyAV): BGR frames in, H.264 packets out.
 
 Opened *without* the global-header flag, so SPS/PPS travel in-band with every keyframe and
-any run of packets starting at a keyframe can be muxed into its own MP4 (see FACTS.md).
+any run of packets starting at a keyframe can be muxed into its own MP4 (with the flag and the
+extradata copied onto the output stream instead, the MP4s did not decode here).
 ``tune=zerolatency`` means no B-frames and no lookahead: one packet out per frame in, with
 ``pts == dts``, which keeps the pre-roll and the trigger aligned frame by frame.
 """

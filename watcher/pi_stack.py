@@ -10,7 +10,7 @@ from __future__ import annotations
 MIN_PICAMERA2 = (0, 3, 17)
 
 # How an import fails when a numpy wheel from PyPI shadows the system numpy that apt's picamera2,
-# simplejpeg and python3-opencv were built against (FACTS.md; picamera2 issues #1088, #1211, #1170).
+# simplejpeg and python3-opencv were built against (picamera2 issues #1088, #1211, #1170).
 NUMPY_BINARY_MISMATCH = (
     "numpy.dtype size changed",
     "binary incompatibility",

@@ -9,7 +9,6 @@ where an interrupted publish stopped, and only cleaned up if that publish had co
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
@@ -217,7 +216,3 @@ def _described_sha256s(dirs: DataDir) -> set[str]:
             except (OSError, InvalidManifest):
                 continue
     return shas
-
-
-def describe(report: SalvageReport) -> str:
-    return json.dumps(report.__dict__)

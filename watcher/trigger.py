@@ -76,7 +76,3 @@ class EventTrigger:
             self._clip_start = t
             return [Action.ROLLOVER]
         return []
-
-    @property
-    def last_motion(self) -> float | None:
-        return self._last_motion

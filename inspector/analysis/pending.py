@@ -39,6 +39,7 @@ from inspector.analysis.limits import AnalysisLimits, Caps, caps_for, manifest_p
 from inspector.analysis.runner import ClipJob, ClipRunner, Outcome, result_problem
 from inspector.catalog import Catalog, ClipRow
 from inspector.library import Library
+from shared.atomic import temp_files_of
 from shared.manifest import InvalidManifest, parse_manifest
 
 logger = logging.getLogger(__name__)
@@ -147,9 +148,10 @@ def _failed(lib: Library, catalog: Catalog, row: ClipRow, clip: Path, reason: st
 
 
 def _remove_temp_files(clip: Path, pid: int) -> None:
-    """A killed process may leave the temp files of its atomic writes (``.<name>.<pid>.tmp``)."""
+    """A killed process may leave the temp files of its atomic writes (``.<name>.<pid>.<random>.tmp``)."""
     for p in artifact_paths(clip).values():
-        (p.parent / f".{p.name}.{pid}.tmp").unlink(missing_ok=True)
+        for tmp in temp_files_of(p, pid):
+            tmp.unlink(missing_ok=True)
 
 
 def _clip_path(lib: Library, row: ClipRow) -> Path:

@@ -17,7 +17,6 @@ build, so a reader that resolved ``report`` just before the flip still finds eve
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 from inspector.report.model import LibraryView, ProblemEntry, load_view
 from inspector.report.pages import clip_html, index_html, problem_html
 from shared.atomic import fsync_dir
+from shared.flock import flocked
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +43,8 @@ Hook = Callable[[str, str], None]
 
 @contextmanager
 def _locked(library: Path) -> Iterator[None]:
-    fd = os.open(library / ".report.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(library / ".report.lock", timeout_s=None):  # builds are short: wait for the one running
         yield
-    finally:
-        os.close(fd)
 
 
 def _write(path: Path, text: str) -> None:
@@ -115,6 +111,9 @@ def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
 
 
 def _flip(library: Path, gen: Path) -> None:
+    """The symlink flip: not shared.atomic's save_file, since what is replaced is a symlink (made
+    under a temp name, renamed over ``report``), not a file's content. The temp name needs only the
+    pid: the report lock keeps one builder at a time."""
     link = library / REPORT
     tmp = library / f".{REPORT}.link.{os.getpid()}"
     tmp.unlink(missing_ok=True)

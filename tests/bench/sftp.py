@@ -14,8 +14,8 @@ from inspector.config import load_config
 from inspector.fleet import open_store
 from inspector.library import Library
 from inspector.puller import Puller
-from inspector.throwaway_sshd import ThrowawaySshd
 from tests.inspector_env import big_clip, write_config
+from tests.throwaway_sshd import ThrowawaySshd
 
 SIZE = 256 * 1024 * 1024
 CLIP = "bench_20261122T000000Z_0001"

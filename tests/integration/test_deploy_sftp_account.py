@@ -34,11 +34,11 @@ import pytest
 
 from inspector.config import load_config
 from inspector.fleet import pull_all
-from inspector.throwaway_sshd import ThrowawaySshd
 from shared.naming import make_clip_id, parse_clip_id
 from tests.clips import verify_recorded
 from tests.inspector_env import write_config
 from tests.proc import LIVE, ROOT, wait_for_file
+from tests.throwaway_sshd import ThrowawaySshd
 from watcher.config import default_camera
 
 LIB = ROOT / "deploy" / "pi" / "lib-sftp-account.sh"

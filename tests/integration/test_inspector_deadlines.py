@@ -12,11 +12,11 @@ import pytest
 
 from inspector.catalog import Catalog
 from inspector.library import Library
-from inspector.throwaway_sshd import ThrowawaySshd
 from shared.manifest import sha256_file
 from tests.inspector_env import big_clip, copy_clips
 from tests.inspector_net import SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table, via_link
 from tests.netproxy import LinkProxy
+from tests.throwaway_sshd import ThrowawaySshd
 
 
 @pytest.fixture

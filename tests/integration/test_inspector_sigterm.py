@@ -11,11 +11,11 @@ import pytest
 
 from inspector.catalog import Catalog
 from inspector.library import Library
-from inspector.throwaway_sshd import ThrowawaySshd
 from shared.manifest import sha256_file
 from tests.inspector_env import big_clip
 from tests.inspector_net import SILENT_SFTP, inspector, inspector_run, progress_line, settings_toml, table, via_link
 from tests.netproxy import LinkProxy
+from tests.throwaway_sshd import ThrowawaySshd
 
 EXIT_WITHIN_S = 10.0
 LONG = 120.0  # every remote timeout in these tests: only the signal can end them in time

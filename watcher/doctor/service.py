@@ -26,7 +26,6 @@ EXIT_MEANING = {
     75: "the camera could not be stopped (a wedged camera stack); restarted",
     78: "a configuration error (not restarted until fixed)",
 }
-CLD_EXITED = "1"  # ExecMainCode: 1 exited, 2 killed, 3 dumped core
 
 
 def systemd_booted(run_dir: Path = Path("/run/systemd/system")) -> bool:

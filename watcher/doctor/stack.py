@@ -6,7 +6,7 @@ something goes wrong there is each failing module imported again on its own, to 
 module from two modules that cannot live in one process. The classic failure on a Pi: a venv
 made with ``--system-site-packages`` that pip-installed numpy 2 shadows the system numpy that apt's
 picamera2 and simplejpeg were built against, and ``from picamera2 import Picamera2`` raises
-``ValueError: numpy.dtype size changed`` (FACTS.md; picamera2 issues #1088, #1211, #1170).
+``ValueError: numpy.dtype size changed`` (picamera2 issues #1088, #1211, #1170).
 """
 
 from __future__ import annotations

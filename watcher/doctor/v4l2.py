@@ -96,9 +96,6 @@ class Platform:
         return any(n.card and n.card.startswith("pispbe") for n in self.nodes) or bool(
             self.model and self.model.startswith("Raspberry Pi 5"))
 
-    def node(self, path: str) -> VideoNode | None:
-        return next((n for n in self.nodes if n.path == path), None)
-
 
 def detect_platform(dev_dir: Path = Path("/dev"), sys_dir: Path = Path("/sys/class/video4linux"),
                     model_path: Path = Path("/proc/device-tree/model"), query: Query = querycap) -> Platform:

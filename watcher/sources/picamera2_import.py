@@ -1,7 +1,7 @@
 """Import picamera2, or say in one line why not and what fixes it.
 
 On a Pi, picamera2 and simplejpeg are apt packages built against the system's numpy. The usual
-ways that import fails, and what each looks like (see FACTS.md):
+ways that import fails, and what each looks like (picamera2 issues #1088, #1211, #1170):
 
 * not installed (``ModuleNotFoundError``): not Raspberry Pi OS, or the venv was made without
   ``--system-site-packages``;

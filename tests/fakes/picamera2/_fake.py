@@ -14,7 +14,7 @@ own thread whether or not anyone asks for them, ``frame_interval_s`` apart in re
 A process that imports the fake (a watcher started by a test) takes its settings from the JSON
 object in the environment variable ``PICAMERA2_FAKE_SETTINGS`` (e.g. ``{"loop_dies_at_frame": 30}``).
 
-``release`` picks the picamera2 API to mirror (its git tags, see FACTS.md): ``wait(job,
+``release`` picks the picamera2 API to mirror (its git tags): ``wait(job,
 timeout=)`` from 0.3.17, ``cancel_all_and_flush`` from 0.3.20, the 5-argument ``outputframe``
 from 0.3.23, ``H264Encoder.force_key_frame`` from 0.3.32.
 """

@@ -99,17 +99,18 @@ class ThrowawaySshd:
                                          start_new_session=True)
             self.log: list[str] = []
             listening = threading.Event()
-            proc = self.proc
 
-            def drain() -> None:  # keep reading, or sshd blocks on a full pipe
+            # Each attempt's reader gets that attempt's process, event and log as arguments: a reader
+            # of a failed attempt still finishing must not mark the next attempt ready or write its log.
+            def drain(proc: subprocess.Popen[str], listening: threading.Event, log: list[str]) -> None:
                 assert proc.stderr is not None
-                for line in proc.stderr:
-                    self.log.append(line.strip())
+                for line in proc.stderr:  # keep reading, or sshd blocks on a full pipe
+                    log.append(line.strip())
                     if "Server listening on" in line:
                         listening.set()
                 listening.set()
 
-            threading.Thread(target=drain, name="sshd-log", daemon=True).start()
+            threading.Thread(target=drain, args=(self.proc, listening, self.log), name="sshd-log", daemon=True).start()
             if listening.wait(timeout) and self.proc.poll() is None and any(
                     "Server listening on" in x for x in self.log):
                 return

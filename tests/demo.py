@@ -1,4 +1,5 @@
-"""``python -m inspector.demo DATA_DIR``: the demo's second half.
+"""``python -m tests.demo DATA_DIR``: the demo's second half (run by `make demo`; kept out of the
+installed packages, like the throwaway sshd it starts).
 
 Starts a throwaway OpenSSH sshd on a loopback port with generated keys (when sshd is
 installed; otherwise says so and uses the local-directory transport), pulls the clips the
@@ -15,10 +16,10 @@ from pathlib import Path
 from inspector.catalog import Catalog
 from inspector.config import load_config
 from inspector.fleet import pull_all
-from inspector.throwaway_sshd import SshdUnavailable, ThrowawaySshd
 from shared.logsetup import setup_logging
+from tests.throwaway_sshd import SshdUnavailable, ThrowawaySshd
 
-logger = logging.getLogger("inspector.demo")
+logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
@@ -55,9 +56,10 @@ def main(argv: list[str]) -> int:
         print(f"inspector analyzed {len(done.analyzed)} clip(s) ({done.media_s:.1f} s of video in {done.wall_s:.1f} s)")
         print(f"report: {build_report(library)}  (open it in a browser)")
     cat = Catalog(library / "catalog.sqlite3")
-    summary = cat.summary()
+    states = cat.summary()["states"]
     cat.close()
-    print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(summary["states"].items())) or "empty")
+    assert isinstance(states, dict)
+    print("catalog:", ", ".join(f"{k}={v}" for k, v in sorted(states.items())) or "empty")
     for clip in sorted((library / "clips").glob("*/*/*/*.mp4")):
         print(f"  {clip}")
     print(f"library: {library}   (config: {cfg_path}; try: python -m inspector status --config {cfg_path})")
