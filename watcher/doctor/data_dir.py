@@ -1,6 +1,7 @@
 """The data directory: writable (a probe file really written, fsynced and removed), temp_clips/ and
-recorded_clips/ on one filesystem (the publish is an ``os.replace`` between them), and free space
-against the retention floor (``[retention] min_free_mb``, ``max_usage_mb``, ``on_full``).
+recorded_clips/ on one filesystem (the publish is a rename between them that never replaces a name:
+watcher/noreplace.py), and free space against the retention floor (``[retention] min_free_mb``,
+``max_usage_mb``, ``on_full``).
 
 Nothing is written into recorded_clips/: an inspector lists that directory and would log any
 stranger it sees; for it the directory's permissions are checked instead. The checks run as the
@@ -107,7 +108,7 @@ def check_same_filesystem(dirs: DataDir) -> CheckResult:
         return fail("data-fs", f"cannot stat {dirs.root}: {e.strerror}", "check the data directory's permissions")
     if temp_dev != rec_dev:
         return fail("data-fs", f"{temp_at} and {rec_at} are on different filesystems: clips cannot be published "
-                    "atomically (os.replace); the watcher refuses to start",
+                    "atomically (a rename that never replaces a name); the watcher refuses to start",
                     "keep temp_clips/ and recorded_clips/ on one filesystem (no mount on either one alone)",
                     temp_dev=temp_dev, recorded_dev=rec_dev)
     return ok("data-fs", "temp_clips/ and recorded_clips/ are on one filesystem (atomic publish by rename)")
