@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.netproxy import LinkProxy
@@ -63,17 +62,6 @@ def inspector_run(*args: str, timeout: float = 300) -> subprocess.CompletedProce
 
 def status(config: Path) -> dict:
     return json.loads(inspector_run("status", "--config", str(config), "--json").stdout)
-
-
-def wait_until(condition, timeout: float, what: str, poll_s: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll ``condition`` until it returns something true; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError(f"{what}: not within {timeout:g} s")
 
 
 def progress_line(clip_id: str) -> str:

@@ -29,6 +29,17 @@ def wait_for_file(path: Path, ready, timeout: float = 30.0, poll_s: float = 0.05
     raise AssertionError(f"{path} did not become ready within {timeout:g} s; last content: {last!r}")
 
 
+def wait_until(condition, timeout: float, what: str, poll_s: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it returns something true and return that; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll_s)  # the poll interval of a deadline loop, never a guessed duration
+    raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
 LIVE: list[subprocess.Popen[str]] = []  # killed after each test by the autouse fixture in conftest.py
 
 

@@ -24,7 +24,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from inspector.fleet import pull_all
 from shared.naming import make_clip_id, parse_clip_id
 from tests.clips import verify_recorded
 from tests.inspector_env import write_config
-from tests.proc import LIVE, ROOT, wait_for_file
+from tests.proc import LIVE, ROOT, wait_for_file, wait_until
 from tests.throwaway_sshd import ThrowawaySshd
 from watcher.config import default_camera
 
@@ -341,10 +340,11 @@ def test_nothing_the_account_creates_stops_a_publish(pi: Pi, clip_ids: set[str],
         second = _recording(status, not_in={done, target})
         sftp.open(f"{r}/{second}.mp4", "w").close()
         part = data / "temp_clips" / f"{second}.mp4.part"
-        deadline = time.monotonic() + 30
-        while not (part.exists() and part.stat().st_size > 100_000):  # a few fragments written
-            assert time.monotonic() < deadline and proc.poll() is None, "the clip did not grow"
-            time.sleep(0.05)  # the poll interval of this deadline loop
+        def grown() -> bool:  # a few fragments written, by a watcher still running
+            assert proc.poll() is None, "the watcher exited"
+            return part.exists() and part.stat().st_size > 100_000
+
+        wait_until(grown, 30, "the clip did not grow")
         proc.kill()
         proc.wait(timeout=30)
     finally:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from inspector.catalog import Catalog
 from tests.inspector_env import big_clip, copy_clips
-from tests.inspector_net import inspector, inspector_run, settings_toml, status, wait_until
+from tests.inspector_net import inspector, inspector_run, settings_toml, status
+from tests.proc import wait_until
 
 
 def _acked(library: Path, watcher: str, clip_id: str) -> bool:

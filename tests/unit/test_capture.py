@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from tests.proc import wait_until
 from watcher.capture import END, Capture
 from watcher.frames import Frame
 from watcher.sources.base import SourceError, SourceInfo
@@ -48,10 +49,7 @@ def drain(q: queue.Queue[object]) -> list[object]:
 
 
 def poll(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)  # polling a condition under a deadline, not waiting out a race
+    wait_until(condition, DEADLINE_S, what, poll_s=0.01)
 
 
 def scene(seconds: float) -> tuple[SyntheticSource, SourceInfo]:
