@@ -25,7 +25,7 @@ export LIBCAMERA_PREFIX
 
 .PHONY: demo test test-fast sysdeps lint test-pi-stack venv venv-pi bench clean footage realcam test-realcam
 
-$(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-inspector.txt requirements-test.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-watcher-pypi.txt requirements-inspector.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
@@ -34,12 +34,15 @@ $(VENV)/.installed: requirements.txt requirements-watcher.txt requirements-inspe
 
 venv: $(VENV)/.installed
 
-# As on a Pi: a venv over the system's site-packages, the project without its dependencies, and only the
-# pure-Python test tools from PyPI. tests.stack fails if numpy, cv2 or av do not come from Debian.
-$(PI_VENV)/.installed: requirements-test.txt pyproject.toml
+# As on a Pi: a venv over the system's site-packages, the project without its dependencies, then what
+# deploy/pi/install.sh also takes from PyPI (requirements-watcher-pypi.txt) and the pure-Python test tools.
+# tests.stack fails if numpy, cv2 or av do not come from Debian. (--no-warn-conflicts: pip would call the
+# apt packages, which it cannot see as wheels, "not installed".)
+$(PI_VENV)/.installed: requirements-test.txt requirements-watcher-pypi.txt pyproject.toml
 	$(PI_PYTHON) -m tests.stack --system
 	$(PI_PYTHON) -m venv --system-site-packages $(PI_VENV)
 	$(PI_PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(PI_PY) -m pip install $(PIP_FLAGS) --no-warn-conflicts -r requirements-watcher-pypi.txt
 	$(PI_PY) -m pip install $(PIP_FLAGS) -r requirements-test.txt
 	touch $@
 

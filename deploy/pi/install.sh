@@ -22,7 +22,8 @@
 # Python: numpy, OpenCV and PyAV are Raspberry Pi OS's own apt packages (python3-numpy, python3-opencv,
 # python3-av; picamera2 and simplejpeg are built against that numpy), seen through a venv made with
 # --system-site-packages. pip installs the project into it with --no-deps, never a numpy, OpenCV or PyAV
-# wheel: one would shadow the system's and break picamera2 ("numpy.dtype size changed"). Wheels an
+# wheel: one would shadow the system's and break picamera2 ("numpy.dtype size changed"); then, from PyPI,
+# requirements-watcher-pypi.txt (pydantic: Debian 12's is 1.10), none of which builds against numpy. Wheels an
 # earlier version of this script put in the venv are removed (the venv is made again).
 #
 # Installed: /etc/systemd/system/{watcher.service,watcher-cleanup.service,watcher-cleanup.timer},
@@ -94,7 +95,8 @@ install_packages() {
 }
 
 # What pip builds the project from (pyproject.toml reads its dependencies from requirements-*.txt).
-PROJECT_FILES=(pyproject.toml README.md requirements-watcher.txt requirements-inspector.txt requirements-test.txt
+PROJECT_FILES=(pyproject.toml README.md requirements-watcher.txt requirements-watcher-pypi.txt requirements-inspector.txt
+  requirements-test.txt
   watcher inspector shared)
 
 # A digest of what pip would install: the venv is rebuilt only when it changes.
@@ -132,9 +134,18 @@ install_venv() {
   # Build from a copy: pip would otherwise leave build/ and *.egg-info in the source tree.
   tmp="$(mktemp -d)"
   (cd "$SRC" && cp -r "${PROJECT_FILES[@]}" "$tmp/")
-  # --no-deps: the watcher's dependencies are the apt packages above, and it has no others.
+  # --no-deps: numpy, OpenCV and PyAV are the apt packages above; the rest is requirements-watcher-pypi.txt.
   "$venv/bin/python" -m pip --quiet --disable-pip-version-check --no-input install --upgrade --no-deps "$tmp"
+  if ((PY_DEPS)); then
+    # (--no-warn-conflicts: pip cannot see the apt packages as wheels and would call them missing)
+    "$venv/bin/python" -m pip --quiet --disable-pip-version-check --no-input install --no-warn-conflicts \
+      -r "$tmp/requirements-watcher-pypi.txt"
+  fi
   rm -rf "$tmp"
+  shadowing="$(shadowing_wheels "$venv")"
+  if [[ -n "$shadowing" ]]; then
+    mw_die "pip put $(echo "$shadowing" | tr '\n' ' ')into $venv, where it would shadow the apt packages"
+  fi
   printf '%s\n' "$digest" >"$stamp"
   MW_CHANGED=1
   mw_log "installed the project into $venv"
