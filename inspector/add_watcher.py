@@ -1,4 +1,5 @@
-"""``python -m inspector add-watcher NAME HOST``: trust a Pi's host key and add it to the config.
+"""``python -m inspector add-watcher NAME HOST``: trust a Pi's host key and add it to the config
+(its command line: inspector/commands/add_watcher.py).
 
     python -m inspector add-watcher NAME HOST [--port 22] [--user inspector]
         [--remote-dir /data/recorded_clips] [--config /etc/motion-inspector/inspector.toml]
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -33,12 +33,7 @@ from typing import Any, TextIO
 from shared.atomic import save_file
 from shared.config import read_toml
 from shared.errors import AppError, ConfigError
-from shared.logsetup import setup_logging
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_CONFIG = "/etc/motion-inspector/inspector.toml"
-DEFAULT_REMOTE_DIR = "/data/recorded_clips"  # the Pi's data dir as the chrooted SFTP account sees it
 PI_FINGERPRINT_HINT = "on the Pi: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"
 
 
@@ -46,24 +41,6 @@ class Refused(AppError):
     """The host key was not confirmed; nothing was written."""
 
     exit_code = 1
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="watcher name (a-z, 0-9, '-'), used in the library and the catalog")
-    p.add_argument("host", help="the Pi's address or host name")
-    p.add_argument("--port", type=int, default=22)
-    p.add_argument("--user", default="inspector", help="the Pi's SFTP account (default: inspector)")
-    p.add_argument("--remote-dir", default=DEFAULT_REMOTE_DIR, help=f"clips on the Pi as SFTP sees them "
-                                                                    f"(default: {DEFAULT_REMOTE_DIR})")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"inspector config to extend (default: {DEFAULT_CONFIG})")
-    p.add_argument("--fingerprint", help="expected host key fingerprint, SHA256:... (required without a terminal)")
-    p.add_argument("--identity-file", help="private key (default: the other watchers', else id_ed25519 beside the "
-                                           "config)")
-    p.add_argument("--known-hosts", help="pinned host keys (default: the other watchers', else known_hosts beside "
-                                         "the config)")
-    p.add_argument("--after-transfer", choices=("archive", "delete"), default="archive")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds for connecting and the key exchange")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
 def toml_table(values: dict[str, Any]) -> str:
@@ -165,24 +142,3 @@ def add_watcher(args: argparse.Namespace, *, interactive: bool, ask: Callable[[s
         raise
     print(f"pinned in {known_hosts}; added [[watcher]] {args.name!r} to {config}", file=out)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m inspector add-watcher",
-                                description="Trust a watcher's host key and add it to the inspector config.")
-    add_arguments(p)
-    return run(p.parse_args(argv))
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point for the ``add-watcher`` subcommand (arguments from :func:`add_arguments`)."""
-    setup_logging(args.log_level)
-    try:
-        return add_watcher(args, interactive=sys.stdin.isatty() and sys.stdout.isatty())
-    except AppError as e:
-        logger.error("%s", e)
-        return e.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

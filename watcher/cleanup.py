@@ -17,8 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from shared.errors import AppError
-from shared.logsetup import setup_logging
+from shared import cli
 from watcher.config import load_config
 from watcher.datadir import DataDir
 from watcher.maintenance import maintain
@@ -26,27 +25,22 @@ from watcher.maintenance import maintain
 logger = logging.getLogger("watcher.cleanup")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m watcher.cleanup", description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config")
     p.add_argument("--data-dir")
     p.add_argument("--dry-run", action="store_true", help="change nothing; report what would be done")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    args = p.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        cfg = load_config(args.config)
-        if args.data_dir:
-            cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
-        dirs = DataDir(Path(cfg.watcher.data_dir))
-        if not dirs.root.is_dir():
-            logger.error("data directory %s does not exist", dirs.root)
-            return 66  # EX_NOINPUT
-        report = maintain(dirs, cfg.retention, default_fps=cfg.source.fps, dry_run=args.dry_run)
-    except AppError as e:
-        logger.error("%s", e)
-        return e.exit_code
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.data_dir:
+        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+    dirs = DataDir(Path(cfg.watcher.data_dir))
+    if not dirs.root.is_dir():
+        logger.error("data directory %s does not exist", dirs.root)
+        return 66  # EX_NOINPUT
+    report = maintain(dirs, cfg.retention, default_fps=cfg.source.fps, dry_run=args.dry_run)
     summary = report.to_dict() | {"dry_run": args.dry_run}
     if args.json:
         print(json.dumps(summary, sort_keys=True))
@@ -58,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     if report.retention.short_bytes:
         logger.error("free space is still %d bytes short of the floor", report.retention.short_bytes)
     return 1 if report.failed or report.retention.short_bytes else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m watcher.cleanup", description=__doc__.splitlines()[0])
+    cli.wire(p, sys.modules[__name__])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -141,19 +141,18 @@ def peak_rss_mb() -> float | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m inspector.analysis.child")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The supervisor's flags (runner.py passes them); ``--log-level`` takes whatever level name it passes."""
     p.add_argument("--result-fd", type=int, required=True)
     p.add_argument("--cpu-s", type=int, required=True)
     p.add_argument("--memory-mb", type=int, required=True)
     p.add_argument("--log-level", default="INFO")
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     set_caps(args.cpu_s, args.memory_mb)
     for var in BLAS_THREAD_VARS:  # before numpy is first imported
         os.environ[var] = "1"
-    from shared.logsetup import setup_logging
-
-    setup_logging(args.log_level)
     job = read_job(0)
     threading.Thread(target=_exit_when_orphaned, args=(0,), name="orphan-watch", daemon=True).start()
     result = analyze(job, args.memory_mb)
@@ -162,6 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     with os.fdopen(args.result_fd, "wb") as out:
         out.write(data)
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from shared import cli
+
+    p = argparse.ArgumentParser(prog="python -m inspector.analysis.child")
+    cli.wire(p, sys.modules[__name__], log_level=None)  # its own --log-level, whatever the runner passes
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Logging is set up (by the entry-point wrapper) before the caps: it loads nothing heavy."""
+    from shared import cli
+
+    return cli.main(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inspector.__main__ import main as inspector_main
 from inspector.analysis import ANALYZER_VERSION, AnalyzerSettings, analyze_pending, analyze_video
-from inspector.analysis.cli import main as analyze_main
 from inspector.analysis.worker import init_worker
 from inspector.catalog import ANALYSIS_COLUMNS, Catalog
 from inspector.config import load_config
@@ -206,7 +206,7 @@ def test_the_empty_street_has_no_people_and_no_motion(street: dict) -> None:
 def test_analyze_cli_prints_json_and_fails_for_a_file_that_is_no_video(street: dict, tmp_path: Path, capsys) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(5000))
-    assert analyze_main(["--json", "--workers", "2", str(street["empty"]), str(junk)]) == 1
+    assert inspector_main(["analyze", "--json", "--workers", "2", str(street["empty"]), str(junk)]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out[0]["video"]["frames"] == 30 and out[0]["people"]["peak"] == 0
     assert "does not decode" in out[1]["error"]

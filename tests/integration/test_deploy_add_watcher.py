@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.add_watcher import Refused, add_arguments, add_watcher
+from inspector.add_watcher import Refused, add_watcher
+from inspector.commands.add_watcher import add_arguments
 from inspector.config import load_config
 from inspector.fleet import pull_all
 from inspector.hostkeys import HostKeyConflict, HostUnreachable, pin, pinned_keys
@@ -37,7 +38,7 @@ def example_config(tmp_path: Path) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inspector.add_watcher", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "inspector", "add-watcher", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -252,14 +252,14 @@ def test_a_reader_never_sees_a_half_written_report(report_library: Path, tmp_pat
 
 
 def test_report_cli_rebuilds_from_the_config(report_library: Path, tmp_path: Path, capsys) -> None:
-    from inspector.report.cli import main as report_main
+    from inspector.__main__ import main as inspector_main
     from tests.inspector_env import write_config
 
     library = copy_library(report_library, tmp_path / "library")
     cfg = write_config(tmp_path / "i.toml", library, [(f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
                                                       f'remote_dir = "{tmp_path / "nowhere"}"\n')])
     before = current_generation(library)
-    assert report_main(["--config", str(cfg)]) == 0
+    assert inspector_main(["report", "--config", str(cfg)]) == 0
     assert capsys.readouterr().out.strip() == str(library / "report" / "index.html")
     assert current_generation(library) != before and current_generation(library) in generations(library)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inspector.add_watcher import Refused, add_arguments, build_table, confirm, precheck, toml_table
+from inspector.add_watcher import Refused, build_table, confirm, precheck, toml_table
+from inspector.commands.add_watcher import add_arguments
 from inspector.hostkeys import HostKey, known_hosts_name, normalize_fingerprint
 from shared.errors import ConfigError
 

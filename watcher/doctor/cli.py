@@ -25,14 +25,14 @@ logger = logging.getLogger(__name__)
 LABEL = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.NA: "n/a"}
 
 
-def add_arguments(p: argparse.ArgumentParser, *, suppress: bool = False) -> None:
-    """The doctor's options. ``suppress``: as a subcommand, leave values the main parser already set."""
-    none: Any = argparse.SUPPRESS if suppress else None
-    p.add_argument("--config", default=none, help="the watcher's TOML config file (the same one it runs with)")
-    p.add_argument("--data-dir", default=none, help="data directory to check (overrides [watcher] data_dir)")
-    p.add_argument("--source", default=none, help="source to check (overrides [source] spec)")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                   help="print one JSON object instead of lines")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The doctor's options. An option not given is left out of the namespace (:func:`run` reads them with
+    defaults), so as ``python -m watcher doctor`` it leaves the values the main parser set."""
+    unset = argparse.SUPPRESS
+    p.add_argument("--config", default=unset, help="the watcher's TOML config file (the same one it runs with)")
+    p.add_argument("--data-dir", default=unset, help="data directory to check (overrides [watcher] data_dir)")
+    p.add_argument("--source", default=unset, help="source to check (overrides [source] spec)")
+    p.add_argument("--json", action="store_true", default=unset, help="print one JSON object instead of lines")
 
 
 @dataclass
@@ -121,13 +121,3 @@ def run(args: argparse.Namespace, probes: Probes | None = None) -> int:
     as_json = getattr(args, "json", False)
     print(render_json(settings, results) if as_json else render_text(settings, results), flush=True)
     return exit_status(results)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from shared.logsetup import setup_logging
-
-    p = argparse.ArgumentParser(prog="python -m watcher doctor", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    setup_logging("WARNING")
-    return run(args)

@@ -18,40 +18,35 @@ import json
 import logging
 from dataclasses import asdict
 
-from shared.errors import AppError
-from shared.logsetup import setup_logging
+from shared.cli import add_common_options
 
 logger = logging.getLogger("inspector.catalog")
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m inspector catalog", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """check and rebuild, each with its own options (the common ones included)."""
     sub = p.add_subparsers(dest="action", required=True)
     for name in ("check", "rebuild"):
         s = sub.add_parser(name)
         s.add_argument("--config", required=True)
         s.add_argument("--json", action="store_true")
-        s.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         if name == "check":
             s.add_argument("--verify", action="store_true", help="also check every clip's sha256")
         else:
             s.add_argument("--wait", type=float, default=10.0, metavar="S",
                            help="wait this long for other inspector processes to let go of the library")
-    args = p.parse_args(argv)
-    setup_logging(args.log_level)
+        add_common_options(s)
+
+
+def run(args: argparse.Namespace) -> int:
     from inspector.config import load_config
     from inspector.rebuild import check_catalog, rebuild_catalog
 
-    try:
-        cfg = load_config(args.config)
-        if args.action == "rebuild":
-            rep = rebuild_catalog(cfg.library, wait_s=max(args.wait, 0.0))
-        else:
-            chk = check_catalog(cfg.library, verify=args.verify)
-    except AppError as e:
-        logger.error("%s", e)
-        return e.exit_code
+    cfg = load_config(args.config)
+    if args.action == "rebuild":
+        rep = rebuild_catalog(cfg.library, wait_s=max(args.wait, 0.0))
+    else:
+        chk = check_catalog(cfg.library, verify=args.verify)
     if args.action == "rebuild":
         if args.json:
             print(json.dumps(asdict(rep), default=str, sort_keys=True))

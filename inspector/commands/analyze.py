@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from shared.errors import AppError
-from shared.logsetup import setup_logging
+from inspector.commands.library import open_library
+from shared.cli import UsageError
 
 logger = logging.getLogger("inspector.analysis")
 
@@ -52,20 +49,18 @@ def _text(d: dict[str, Any]) -> str:
             f"peak {m['peak']:.2%} at {m['peak_t']:.1f} s\n  people: {people} ({p['sampled']} frames checked)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m inspector analyze", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("videos", nargs="*", metavar="VIDEO")
     p.add_argument("--config", help="analyze the library's pending clips instead of files")
     p.add_argument("--reanalyze", action="store_true", help="also clips analyzed by an older analyzer version")
     p.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="write stills and .analysis.json of each VIDEO here")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    args = p.parse_args(argv)
-    setup_logging(args.log_level)
+
+
+def run(args: argparse.Namespace) -> int:
     if bool(args.config) == bool(args.videos):
-        p.error("give either VIDEO files or --config FILE")
+        raise UsageError("give either VIDEO files or --config FILE")
     from inspector.analysis.pending import default_workers
 
     workers = args.workers if args.workers > 0 else default_workers()
@@ -73,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         return _library(args.config, workers, args.reanalyze, args.json)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # forkserver, not fork: a forked child of a process whose OpenCV thread pool has started can hang
     ctx = multiprocessing.get_context("forkserver")
     from inspector.analysis.worker import init_worker
@@ -89,17 +87,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _library(config: str, workers: int, reanalyze: bool, as_json: bool) -> int:
     from inspector.analysis.pending import analyze_pending
-    from inspector.config import load_config
     from inspector.report import build_report
 
-    try:
-        cfg = load_config(config)
-        from inspector.catalog_guard import check_library
-
-        check_library(cfg.library)  # a damaged or lost catalog: one clear error, not a traceback
-    except AppError as e:
-        logger.error("%s", e)
-        return e.exit_code
+    cfg = open_library(config)
     summary = analyze_pending(cfg.library, workers, reanalyze, limits=cfg.analysis)
     index = build_report(cfg.library)
     if as_json:
@@ -113,6 +103,3 @@ def _library(config: str, workers: int, reanalyze: bool, as_json: bool) -> int:
         print(f"report: {index}")
     return 1 if summary.failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
