@@ -14,12 +14,11 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from shared.errors import AppError
 from shared.logsetup import setup_logging
-from watcher.config import load_config
+from watcher.config import load_config, with_overrides
 from watcher.datadir import DataDir
 from watcher.maintenance import maintain
 
@@ -36,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging(args.log_level)
     try:
-        cfg = load_config(args.config)
-        if args.data_dir:
-            cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+        cfg = with_overrides(load_config(args.config), data_dir=args.data_dir)
         dirs = DataDir(Path(cfg.watcher.data_dir))
         if not dirs.root.is_dir():
             logger.error("data directory %s does not exist", dirs.root)
