@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "unit/test_deadlines.py",
+    "unit/test_inspector_config.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
     "integration/test_catalog_rebuild.py",
