@@ -35,70 +35,110 @@ Every error names the file and the key (``watcher[1].host``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from inspector.analysis.limits import AnalysisLimits
-from shared.config import build_section, read_toml
+from shared.config import read_toml, validate_config
 from shared.errors import ConfigError
 from shared.naming import check_camera_name
+from shared.validation import Items, Problem, Strict
+
+_REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
 
 
-def _check_abs(value: str) -> str | None:
-    return None if value.startswith("/") else "must be an absolute path on the watcher"
-
-
-@dataclass(frozen=True)
-class WatcherEntry:
-    name: str = field(default="", metadata={"check": check_camera_name})
+class WatcherEntry(Strict):
+    name: str = ""
     host: str = ""
-    port: int = field(default=22, metadata={"min": 1, "max": 65535})
+    port: int = Field(default=22, ge=1, le=65535)
     user: str = ""
     identity_file: str = ""
     known_hosts: str = ""
-    remote_dir: str = field(default="", metadata={"check": _check_abs})
-    after_transfer: str = field(default="archive", metadata={"choices": ("archive", "delete")})
-    transport: str = field(default="sftp", metadata={"choices": ("sftp", "local"),
-                                                     "help": "local: remote_dir is a directory on this machine"})
-    connect_timeout_s: float = field(default=10.0, metadata={"min": 0.5, "max": 300.0})
-    io_timeout_s: float = field(default=30.0, metadata={"min": 0.5, "max": 600.0})
+    remote_dir: str = ""
+    after_transfer: Literal["archive", "delete"] = "archive"
+    transport: Literal["sftp", "local"] = Field(default="sftp",
+                                                description="local: remote_dir is a directory on this machine")
+    connect_timeout_s: float = Field(default=10.0, ge=0.5, le=300.0)
+    io_timeout_s: float = Field(default=30.0, ge=0.5, le=600.0)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        problem = check_camera_name(name)
+        if problem:
+            raise ValueError(problem)
+        return name
+
+    @field_validator("remote_dir")
+    @classmethod
+    def _check_abs(cls, remote_dir: str) -> str:
+        if not remote_dir.startswith("/"):
+            raise ValueError("must be an absolute path on the watcher")
+        return remote_dir
+
+    @model_validator(mode="after")
+    def _check_required(self) -> WatcherEntry:
+        required = ("name", "remote_dir") + (_REQUIRED_SFTP if self.transport == "sftp" else ())
+        for key in required:
+            if not getattr(self, key):
+                raise Problem(key, "is required")
+        return self
 
 
-@dataclass(frozen=True)
-class InspectorSettings:
+class InspectorSettings(Strict):
     library: str = ""
-    poll_interval_s: float = field(default=30.0, metadata={"min": 0.1, "max": 86400.0})
-    max_backoff_s: float = field(default=300.0, metadata={"min": 0.1, "max": 86400.0})
+    poll_interval_s: float = Field(default=30.0, ge=0.1, le=86400.0)
+    max_backoff_s: float = Field(default=300.0, ge=0.1, le=86400.0)
     # --- transfer deadlines (inspector/deadlines.py) ---
-    min_transfer_kbytes_s: float = field(default=16.0, metadata={"min": 0.1, "max": 1_000_000.0,
-                                         "help": "a clip arriving slower than this (kB/s, after the grace) is "
-                                                 "abandoned, its .part kept to resume next time"})
-    transfer_grace_s: float = field(default=20.0, metadata={"min": 0.0, "max": 3600.0,
-                                    "help": "seconds a clip's transfer may lag the floor before it counts"})
+    min_transfer_kbytes_s: float = Field(default=16.0, ge=0.1, le=1_000_000.0,
+                                         description="a clip arriving slower than this (kB/s, after the grace) is "
+                                                     "abandoned, its .part kept to resume next time")
+    transfer_grace_s: float = Field(default=20.0, ge=0.0, le=3600.0,
+                                    description="seconds a clip's transfer may lag the floor before it counts")
     # storage limits (inspector.space): checked before each download
-    max_clip_mb: float = field(default=4096.0, metadata={"min": 0.001, "max": 1_048_576.0,
-                               "help": "a clip larger than this is refused before download"})
-    reserve_free_mb: float = field(default=1024.0, metadata={"min": 0.0, "max": 1_048_576.0,
-                                   "help": "free space the library keeps; a clip that does not fit is refused"})
+    max_clip_mb: float = Field(default=4096.0, ge=0.001, le=1_048_576.0,
+                               description="a clip larger than this is refused before download")
+    reserve_free_mb: float = Field(default=1024.0, ge=0.0, le=1_048_576.0,
+                                   description="free space the library keeps; a clip that does not fit is refused")
 
 
-@dataclass(frozen=True)
-class CleanupSettings:
-    stale_part_hours: float = field(default=24.0, metadata={"min": 0.0, "max": 87600.0,
-                                    "help": "unlocked .part downloads older than this are removed"})
-    quarantine_days: float = field(default=30.0, metadata={"min": 0.0, "max": 36500.0,
-                                   "help": "quarantined files older than this are removed (the catalog row stays)"})
-    keep_days: float = field(default=0.0, metadata={"min": 0.0, "max": 36500.0,
-                             "help": "library retention: clips older than this are removed (0: keep forever)"})
-    max_usage_gb: float = field(default=0.0, metadata={"min": 0.0, "max": 1_000_000.0,
-                                "help": "library retention: oldest clips go while the library is larger (0: no cap)"})
+class CleanupSettings(Strict):
+    stale_part_hours: float = Field(default=24.0, ge=0.0, le=87600.0,
+                                    description="unlocked .part downloads older than this are removed")
+    quarantine_days: float = Field(default=30.0, ge=0.0, le=36500.0,
+                                   description="quarantined files older than this are removed (the catalog row stays)")
+    keep_days: float = Field(default=0.0, ge=0.0, le=36500.0,
+                             description="library retention: clips older than this are removed (0: keep forever)")
+    max_usage_gb: float = Field(default=0.0, ge=0.0, le=1_000_000.0, description="library retention: oldest "
+                                "clips go while the library is larger (0: no cap)")
 
 
-@dataclass(frozen=True)
-class InspectorConfig:
+class InspectorFile(InspectorSettings):
+    """An inspector config file: the settings at its top level, then its tables."""
+
+    watcher: Items[WatcherEntry] = ()
+    cleanup: CleanupSettings = CleanupSettings()
+    analysis: AnalysisLimits = AnalysisLimits()
+
+    @model_validator(mode="after")
+    def _check_file(self) -> InspectorFile:
+        if not self.library:
+            raise Problem("library", "is required (the local directory for clips and the catalog)")
+        if not self.watcher:
+            raise Problem("watcher", "at least one [[watcher]] table is required")
+        names: set[str] = set()
+        for i, w in enumerate(self.watcher):
+            if w.name in names:
+                raise Problem(f"watcher[{i}].name", f"duplicate watcher name {w.name!r}")
+            names.add(w.name)
+        return self
+
+
+class InspectorConfig(Strict):
     settings: InspectorSettings
-    watchers: tuple[WatcherEntry, ...]
+    watchers: Items[WatcherEntry]
     path: str
     cleanup: CleanupSettings = CleanupSettings()
     analysis: AnalysisLimits = AnalysisLimits()
@@ -108,43 +148,31 @@ class InspectorConfig:
         return Path(self.settings.library)
 
 
-_REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
+def _local_path(base: Path, value: str, path: str, key: str) -> Path:
+    """``value`` (a key naming a path on this machine) resolved against the config file's folder."""
+    try:
+        return (base / os.path.expanduser(value)).resolve()
+    except (OSError, ValueError, RuntimeError) as e:  # a NUL byte, a symlink loop
+        raise ConfigError(path, key, f"not a usable path: {e}") from None
 
 
 def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
-    top = {k: v for k, v in data.items() if k not in ("watcher", "cleanup", "analysis")}
-    settings = build_section(InspectorSettings, top, path=path, section="")
-    cleanup = build_section(CleanupSettings, data.get("cleanup"), path=path, section="cleanup")
-    analysis = build_section(AnalysisLimits, data.get("analysis"), path=path, section="analysis")
-    if not settings.library:
-        raise ConfigError(path, "library", "is required (the local directory for clips and the catalog)")
+    f = validate_config(InspectorFile, data, path)
     base = Path(path).parent
-    settings = replace(settings, library=str((base / os.path.expanduser(settings.library)).resolve()))
-    raw = data.get("watcher", [])
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(path, "watcher", "at least one [[watcher]] table is required")
+    library = str(_local_path(base, f.library, path, "library"))
+    settings = InspectorSettings(**{k: getattr(f, k) for k in InspectorSettings.model_fields} | {"library": library})
     watchers = []
-    names = set()
-    for i, table in enumerate(raw):
-        section = f"watcher[{i}]"
-        w = build_section(WatcherEntry, table, path=path, section=section)
-        required = ("name", "remote_dir") + (_REQUIRED_SFTP if w.transport == "sftp" else ())
-        for key in required:
-            if not getattr(w, key):
-                raise ConfigError(path, f"{section}.{key}", "is required")
-        if w.name in names:
-            raise ConfigError(path, f"{section}.name", f"duplicate watcher name {w.name!r}")
-        names.add(w.name)
+    for i, w in enumerate(f.watcher):
+        files = {}
         for key in ("identity_file", "known_hosts"):
-            value = getattr(w, key)
-            if value:
-                full = (base / os.path.expanduser(value)).resolve()
+            if getattr(w, key):
+                full = _local_path(base, getattr(w, key), path, f"watcher[{i}].{key}")
                 if not full.is_file():
-                    raise ConfigError(path, f"{section}.{key}", f"file not found: {full}")
-                resolved: dict[str, Any] = {key: str(full)}
-                w = replace(w, **resolved)
-        watchers.append(w)
-    return InspectorConfig(settings, tuple(watchers), path, cleanup, analysis)
+                    raise ConfigError(path, f"watcher[{i}].{key}", f"file not found: {full}")
+                files[key] = str(full)
+        watchers.append(w.model_copy(update=files))  # valid: a path for a path
+    return InspectorConfig(settings=settings, watchers=tuple(watchers), path=path, cleanup=f.cleanup,
+                           analysis=f.analysis)
 
 
 def load_config(path: str) -> InspectorConfig:

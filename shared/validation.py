@@ -126,7 +126,8 @@ def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseMode
 
 def first_problem(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> Problem:
     """The first error of a ValidationError as a :class:`Problem` (key joined under ``prefix``); with
-    ``model``, an unknown key's message lists the keys that model knows there."""
+    ``model``, an unknown key's message lists the keys that model knows there. A validator that raises
+    :class:`Problem` names a key below the model it runs on: that key is joined to the model's own."""
     errors = exc.errors(include_url=False)
     if not errors:  # pragma: no cover - pydantic never raises an empty ValidationError
         return Problem(prefix, str(exc))
@@ -139,7 +140,12 @@ def first_problem(exc: ValidationError, prefix: str = "", model: type[BaseModel]
         holder = _model_at(model, loc)
         if holder is not None:
             message += f" (known keys: {', '.join(sorted(holder.model_fields))})"
-    return Problem(key_of(loc, prefix), message)
+    key = key_of(loc, prefix)
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, Problem):  # a model validator's rule about one of its keys (``host: is required``)
+        key = key + inner.key if not key or not inner.key or inner.key.startswith("[") else f"{key}.{inner.key}"
+        message = inner.message
+    return Problem(key, message)
 
 
 def validate(model: type[M], data: object, *, prefix: str = "", context: Mapping[str, Any] | None = None) -> M:

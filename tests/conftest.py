@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "unit/test_deadlines.py",
+    "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",

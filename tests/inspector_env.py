@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.manifest import Manifest, utc_iso
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SyntheticSource
 
 
 def make_watcher_clips(data_dir: Path, *, camera: str = "cam1", seconds: float = 45.0) -> list[Manifest]:
     """Run the real watcher on the synthetic scene; return the published manifests."""
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(data_dir), camera=camera))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(data_dir), camera=camera))
     return run_watcher(cfg, source=SyntheticSource(seed=11, duration_s=seconds, first_event_s=2.0,
                                                    event_period_s=14.0)).clips
 

@@ -14,11 +14,10 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from shared import cli
-from watcher.config import load_config
+from watcher.config import load_config, with_overrides
 from watcher.datadir import DataDir
 from watcher.maintenance import maintain
 
@@ -33,9 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    if args.data_dir:
-        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+    cfg = with_overrides(load_config(args.config), data_dir=args.data_dir)
     dirs = DataDir(Path(cfg.watcher.data_dir))
     if not dirs.root.is_dir():
         logger.error("data directory %s does not exist", dirs.root)

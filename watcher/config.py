@@ -1,4 +1,4 @@
-"""The watcher's configuration: one validated dataclass per TOML table.
+"""The watcher's configuration: one validated model per TOML table.
 
     [watcher]   camera (default: this host's name, made valid), data_dir, status_interval_s
     [source]    see watcher.sources.SourceSettings
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shared.config import build_section, read_toml
-from shared.errors import ConfigError
+from pydantic import Field, field_validator
+
+from shared.config import read_toml, validate_config
 from shared.naming import check_camera_name
+from shared.validation import Strict
 from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
 from watcher.retention import RetentionSettings
@@ -41,51 +42,61 @@ def default_camera() -> str:
     return camera_from_hostname(socket.gethostname())
 
 
-@dataclass(frozen=True)
-class GeneralSettings:
-    camera: str = field(default_factory=default_camera,
-                        metadata={"check": check_camera_name, "help": "camera name used in clip ids (default: from "
-                                                                     "the host name)"})
-    data_dir: str = field(default="watcher-data", metadata={"help": "holds temp_clips/, recorded_clips/, status.json"})
-    status_interval_s: float = field(default=2.0, metadata={"min": 0.2, "max": 3600.0})
+class GeneralSettings(Strict):
+    camera: str = Field(default_factory=default_camera,
+                        description="camera name used in clip ids (default: from the host name)")
+    data_dir: str = Field(default="watcher-data", description="holds temp_clips/, recorded_clips/, status.json")
+    status_interval_s: float = Field(default=2.0, ge=0.2, le=3600.0)
+
+    @field_validator("camera")
+    @classmethod
+    def _check_camera(cls, camera: str) -> str:
+        problem = check_camera_name(camera)
+        if problem:
+            raise ValueError(problem)
+        return camera
 
 
-@dataclass(frozen=True)
-class WatcherConfig:
+class WatcherFile(Strict):
+    """A watcher config file: its tables."""
+
     watcher: GeneralSettings = GeneralSettings()
     source: SourceSettings = SourceSettings()
     encoder: EncoderSettings = EncoderSettings()
     detector: DetectorSettings = DetectorSettings()
     trigger: TriggerSettings = TriggerSettings()
     retention: RetentionSettings = RetentionSettings()
-    path: str | None = None  # the file it came from, for messages
 
 
-_SECTIONS: dict[str, type] = {
-    "watcher": GeneralSettings,
-    "source": SourceSettings,
-    "encoder": EncoderSettings,
-    "detector": DetectorSettings,
-    "trigger": TriggerSettings,
-    "retention": RetentionSettings,
-}
+class WatcherConfig(WatcherFile):
+    """The watcher's configuration: a file's tables, and the file (for messages)."""
+
+    path: str | None = None
 
 
 def parse_config(data: dict[str, Any], path: str) -> WatcherConfig:
-    for key in data:
-        if key not in _SECTIONS:
-            raise ConfigError(path, key, f"unknown table (known: {', '.join(_SECTIONS)})")
-    sections: dict[str, Any] = {name: build_section(cls, data.get(name), path=path, section=name)
-                                for name, cls in _SECTIONS.items()}
-    cfg = WatcherConfig(**sections, path=path)
-    data_dir = Path(cfg.watcher.data_dir)
-    if not data_dir.is_absolute() and path != "<defaults>":
+    cfg = validate_config(WatcherFile, data, path)
+    general = cfg.watcher
+    if not Path(general.data_dir).is_absolute() and path != "<defaults>":
         # a relative data_dir in a config file is relative to that file
-        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(Path(path).parent / data_dir)))
-    return cfg
+        general = general.model_copy(update={"data_dir": str(Path(path).parent / general.data_dir)})
+    return WatcherConfig(**dict(cfg) | {"watcher": general}, path=path)
 
 
 def load_config(path: str | None) -> WatcherConfig:
     if path is None:
         return parse_config({}, "<defaults>")
     return parse_config(read_toml(Path(path)), path)
+
+
+def with_overrides(cfg: WatcherConfig, *, source: str | None = None, realtime: bool = False,
+                   data_dir: str | None = None) -> WatcherConfig:
+    """``cfg`` with the command line's overrides (``--source``, ``--realtime``, ``--data-dir``), validated again."""
+    data = cfg.model_dump()
+    if source:
+        data["source"]["spec"] = source
+    if realtime:
+        data["source"]["realtime"] = True
+    if data_dir:
+        data["watcher"]["data_dir"] = data_dir
+    return validate_config(WatcherConfig, data, "command line")

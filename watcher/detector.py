@@ -35,15 +35,18 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
+from pydantic import Field, field_validator
+
+from shared.validation import Items, Strict
 
 logger = logging.getLogger(__name__)
 
-Polygon = tuple[tuple[float, float], ...]
+Polygon = tuple[tuple[float, float], ...]  # normalized (x, y) points
 Box = tuple[float, float, float, float]
 
 _BLOCK_FRACTION = 1 / 80  # side of a lighting block, fraction of the working width (rounded to 2**n px)
@@ -57,23 +60,16 @@ _ONSET_S = 0.5  # a scene change is a jump in the foreground fraction within thi
 _REFRESH_S = 0.25  # period of the slow updates (noise level, shake bounds, absorbing stale foreground)
 
 
-def _check_mask(mask: tuple[Polygon, ...]) -> str | None:
-    for i, poly in enumerate(mask):
-        if len(poly) < 3:
-            return f"polygon {i} needs at least 3 points"
-        for x, y in poly:
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                return f"polygon {i}: point ({x}, {y}) is outside 0..1"
-    return None
-
-
 def _bounds(default: float, low: float, high: float, text: str) -> Any:
-    """A settings field with a default, bounds for the config loader and a description."""
-    return field(default=default, metadata={"min": low, "max": high, "help": text})
+    """A settings field with a default, bounds and a description."""
+    return Field(default=default, ge=low, le=high, description=text)
 
 
-@dataclass(frozen=True)
-class DetectorSettings:
+# a mask polygon's point, normalized (x, y): a TOML array of two numbers
+Point = Annotated[tuple[float, float], Field(strict=False)]
+
+
+class DetectorSettings(Strict):
     """Motion detector tuning. The defaults work on real footage; change them one at a time."""
 
     width: int = _bounds(320, 64, 1920, "working width of the luma image, px")
@@ -88,9 +84,18 @@ class DetectorSettings:
     absorb_s: float = _bounds(10.0, 1.0, 3600.0, "what stays changed this long, s, becomes background")
     scene_change: float = _bounds(0.1, 0.01, 1.0, "fraction of the frame turning foreground within 0.5 s: new scene")
     lighting_jump: float = _bounds(0.1, 0.01, 5.0, "brightness step (log ratio) of most of the frame: new scene")
-    mask: tuple[Polygon, ...] = field(
-        default=(), metadata={"check": _check_mask, "help": "polygons to ignore, normalized (x, y) points"}
-    )
+    mask: Items[Items[Point]] = Field(default=(), description="polygons to ignore, normalized (x, y) points")
+
+    @field_validator("mask")
+    @classmethod
+    def _check_mask(cls, mask: tuple[Polygon, ...]) -> tuple[Polygon, ...]:
+        for i, poly in enumerate(mask):
+            if len(poly) < 3:
+                raise ValueError(f"polygon {i} needs at least 3 points")
+            for x, y in poly:
+                if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                    raise ValueError(f"polygon {i}: point ({x}, {y}) is outside 0..1")
+        return mask
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,8 @@ class MotionDetector:
     _candidates: list[tuple[int, int, int, int]]
     _changed: list[tuple[float, float]]  # (t, foreground fraction) over the last _ONSET_S
 
-    def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
-        self.settings = settings
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings = settings or DetectorSettings()
         self._shake_kernel = np.ones((2 * settings.shake_px + 1,) * 2, np.uint8)
         self.reset()
 

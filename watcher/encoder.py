@@ -10,7 +10,6 @@ extradata copied onto the output stream instead, the MP4s did not decode here).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -18,7 +17,9 @@ import av
 import cv2
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
+from pydantic import Field
 
+from shared.validation import Strict
 from watcher.avcompat import set_max_b_frames
 from watcher.frames import EncodedPacket
 
@@ -27,22 +28,20 @@ logger = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 90_000)
 
 
-@dataclass(frozen=True)
-class EncoderSettings:
-    codec: str = field(default="libx264", metadata={"help": "FFmpeg encoder name (libx264, h264_v4l2m2m, ...)"})
-    preset: str = field(default="veryfast", metadata={"help": "x264 preset (ignored by other encoders)"})
-    bitrate: int = field(default=2_000_000, metadata={"min": 100_000, "max": 50_000_000, "help": "bits per second"})
-    gop_s: float = field(default=2.0, metadata={"min": 0.2, "max": 10.0, "help": "seconds between keyframes"})
-
+class EncoderSettings(Strict):
+    codec: str = Field(default="libx264", description="FFmpeg encoder name (libx264, h264_v4l2m2m, ...)")
+    preset: str = Field(default="veryfast", description="x264 preset (ignored by other encoders)")
+    bitrate: int = Field(default=2_000_000, ge=100_000, le=50_000_000, description="bits per second")
+    gop_s: float = Field(default=2.0, ge=0.2, le=10.0, description="seconds between keyframes")
 
 class EncoderError(RuntimeError):
     pass
 
 
 class VideoEncoder:
-    def __init__(self, width: int, height: int, fps: float, settings: EncoderSettings = EncoderSettings()) -> None:
+    def __init__(self, width: int, height: int, fps: float, settings: EncoderSettings | None = None) -> None:
         self.width, self.height, self.fps = width, height, fps
-        self.settings = settings
+        self.settings = settings = settings or EncoderSettings()
         try:
             ctx = av.CodecContext.create(settings.codec, "w")
         except (av.error.FFmpegError, ValueError) as e:  # unknown codec name

@@ -10,23 +10,26 @@ removed; the watcher stops recording instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from shared.validation import Strict
 
 
-@dataclass(frozen=True)
-class RetentionSettings:
-    keep_transferred_days: float = field(default=7.0, metadata={"min": 0.0, "max": 3650.0,
-                                         "help": "archived clips older than this are removed"})
-    min_free_mb: float = field(default=512.0, metadata={"min": 0.0, "max": 10_000_000.0,
-                                "help": "free space floor on the data directory's filesystem"})
-    max_usage_mb: float = field(default=0.0, metadata={"min": 0.0, "max": 10_000_000.0,
-                                 "help": "cap on recorded_clips/ + transferred/ (0: no cap)"})
-    on_full: str = field(default="delete_oldest", metadata={"choices": ("delete_oldest", "stop_recording"),
-                         "help": "when space cannot be made from archived clips"})
-    check_interval_s: float = field(default=10.0, metadata={"min": 0.05, "max": 3600.0,
-                                    "help": "how often the watcher checks free space"})
-
+class RetentionSettings(Strict):
+    keep_transferred_days: float = Field(default=7.0, ge=0.0, le=3650.0,
+                                         description="archived clips older than this are removed")
+    min_free_mb: float = Field(default=512.0, ge=0.0, le=10_000_000.0,
+                               description="free space floor on the data directory's filesystem")
+    max_usage_mb: float = Field(default=0.0, ge=0.0, le=10_000_000.0,
+                                description="cap on recorded_clips/ + transferred/ (0: no cap)")
+    on_full: Literal["delete_oldest", "stop_recording"] = Field(
+        default="delete_oldest", description="when space cannot be made from archived clips")
+    check_interval_s: float = Field(default=10.0, ge=0.05, le=3600.0,
+                                    description="how often the watcher checks free space")
 
 @dataclass(frozen=True)
 class StoredClip:

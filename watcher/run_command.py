@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared.errors import ConfigError, SourceHung, SourceUnavailable
@@ -33,15 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace) -> WatcherConfig:
-    from watcher.config import load_config
+    from watcher.config import load_config, with_overrides
 
-    cfg = load_config(args.config)
-    if args.source:
-        cfg = replace(cfg, source=replace(cfg.source, spec=args.source))
-    if args.realtime:
-        cfg = replace(cfg, source=replace(cfg.source, realtime=True))
-    if args.data_dir:
-        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=args.data_dir))
+    cfg = with_overrides(load_config(args.config), source=args.source, realtime=args.realtime, data_dir=args.data_dir)
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration", "duration", "must be positive")
     return cfg

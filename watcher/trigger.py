@@ -10,7 +10,10 @@ current clip reached its maximum length and a continuation starts at this frame.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from shared.validation import Strict
 
 
 class Action(enum.Enum):
@@ -19,19 +22,14 @@ class Action(enum.Enum):
     FINISH = "finish"
 
 
-@dataclass(frozen=True)
-class TriggerSettings:
-    pre_roll_s: float = field(default=3.0, metadata={"min": 0.0, "max": 60.0, "help": "seconds kept before motion"})
-    post_roll_s: float = field(
-        default=5.0, metadata={"min": 0.0, "max": 600.0, "help": "seconds recorded after the last motion (event gap)"}
-    )
-    min_motion_frames: int = field(
-        default=3, metadata={"min": 1, "max": 1000, "help": "consecutive motion frames needed to start a clip"}
-    )
-    max_clip_s: float = field(
-        default=60.0, metadata={"min": 1.0, "max": 3600.0, "help": "longest clip; longer events continue in a new clip"}
-    )
-
+class TriggerSettings(Strict):
+    pre_roll_s: float = Field(default=3.0, ge=0.0, le=60.0, description="seconds kept before motion")
+    post_roll_s: float = Field(default=5.0, ge=0.0, le=600.0,
+                               description="seconds recorded after the last motion (event gap)")
+    min_motion_frames: int = Field(default=3, ge=1, le=1000,
+                                   description="consecutive motion frames needed to start a clip")
+    max_clip_s: float = Field(default=60.0, ge=1.0, le=3600.0,
+                              description="longest clip; longer events continue in a new clip")
 
 class EventTrigger:
     """IDLE -> (min_motion_frames consecutive motion frames) -> RECORDING -> (post-roll without motion) -> IDLE.
@@ -40,8 +38,8 @@ class EventTrigger:
     pre-roll for the first clip, from the rollover for continuations) rolls over.
     """
 
-    def __init__(self, settings: TriggerSettings = TriggerSettings()) -> None:
-        self.settings = settings
+    def __init__(self, settings: TriggerSettings | None = None) -> None:
+        self.settings = settings or TriggerSettings()
         self.recording = False
         self._run = 0  # consecutive motion frames while idle
         self._run_start: float | None = None

@@ -31,9 +31,12 @@ normal clip never meets them, even on a slower machine.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from pydantic import Field
 
 from shared.manifest import Manifest
+from shared.validation import Strict
 
 
 class LimitExceeded(ValueError):
@@ -41,40 +44,34 @@ class LimitExceeded(ValueError):
     the reason."""
 
 
-@dataclass(frozen=True)
-class AnalysisLimits:
-    """Per-clip limits. Built from the inspector config's ``[analysis]`` table when it has one
-    (``shared.config.build_section`` reads the metadata below); these are the defaults."""
+class AnalysisLimits(Strict):
+    """Per-clip limits. Built from the inspector config's ``[analysis]`` table when it has one;
+    these are the defaults."""
 
-    max_width: int = field(default=4096, metadata={"min": 16, "max": 16384, "help": "widest frame decoded"})
-    max_height: int = field(default=4096, metadata={"min": 16, "max": 16384, "help": "tallest frame decoded"})
-    max_pixels: int = field(default=4096 * 3072, metadata={
-        "min": 256, "max": 16384 * 16384,
-        "help": "most pixels in one frame (4096x3072: 4K UHD and the Pi cameras fit)"})
-    max_frames: int = field(default=450_000, metadata={
-        "min": 1, "max": 100_000_000, "help": "most frames in one clip (120 fps for 3720 s)"})
-    max_duration_s: float = field(default=3720.0, metadata={
-        "min": 1.0, "max": 1_000_000.0, "help": "longest clip (the watcher's max_clip_s cap of 3600 s + pre-roll)"})
-    max_bins: int = field(default=40_000, metadata={
-        "min": 10, "max": 10_000_000, "help": "most motion-timeline bins (3720 s at 0.1 s a bin: 37,200)"})
-    cpu_base_s: float = field(default=30.0, metadata={
-        "min": 1.0, "max": 86400.0, "help": "CPU seconds every clip may use (start-up, stills)"})
-    cpu_s_per_media_s: float = field(default=10.0, metadata={
-        "min": 0.0, "max": 10_000.0, "help": "plus this many CPU seconds per declared second of video"})
-    cpu_ns_per_pixel: float = field(default=400.0, metadata={
-        "min": 0.0, "max": 1e6, "help": "plus this many CPU nanoseconds per declared pixel (frames x width x height)"})
-    cpu_max_s: float = field(default=6 * 3600.0, metadata={
-        "min": 1.0, "max": 7 * 86400.0, "help": "the CPU cap never exceeds this"})
-    memory_base_mb: int = field(default=1024, metadata={
-        "min": 256, "max": 1 << 20, "help": "address space every clip's process may use (MiB)"})
-    memory_bytes_per_pixel: int = field(default=256, metadata={
-        "min": 0, "max": 1 << 16, "help": "plus this much per pixel of one frame"})
-    memory_max_mb: int = field(default=4096, metadata={
-        "min": 256, "max": 1 << 20, "help": "the memory cap never exceeds this (MiB)"})
-    wall_factor: float = field(default=4.0, metadata={
-        "min": 1.0, "max": 1000.0, "help": "a clip's process is killed after this many times its CPU cap in "
-                                           "wall-clock time, plus a minute (it waits on something)"})
-
+    max_width: int = Field(default=4096, ge=16, le=16384, description="widest frame decoded")
+    max_height: int = Field(default=4096, ge=16, le=16384, description="tallest frame decoded")
+    max_pixels: int = Field(default=4096 * 3072, ge=256, le=16384 * 16384,
+                            description="most pixels in one frame (4096x3072: 4K UHD and the Pi cameras fit)")
+    max_frames: int = Field(default=450_000, ge=1, le=100_000_000,
+                            description="most frames in one clip (120 fps for 3720 s)")
+    max_duration_s: float = Field(default=3720.0, ge=1.0, le=1_000_000.0,
+                                  description="longest clip (the watcher's max_clip_s cap of 3600 s + pre-roll)")
+    max_bins: int = Field(default=40_000, ge=10, le=10_000_000,
+                          description="most motion-timeline bins (3720 s at 0.1 s a bin: 37,200)")
+    cpu_base_s: float = Field(default=30.0, ge=1.0, le=86400.0,
+                              description="CPU seconds every clip may use (start-up, stills)")
+    cpu_s_per_media_s: float = Field(default=10.0, ge=0.0, le=10_000.0,
+                                     description="plus this many CPU seconds per declared second of video")
+    cpu_ns_per_pixel: float = Field(default=400.0, ge=0.0, le=1e6, description="plus this many CPU nanoseconds "
+                                    "per declared pixel (frames x width x height)")
+    cpu_max_s: float = Field(default=6 * 3600.0, ge=1.0, le=7 * 86400.0, description="the CPU cap never exceeds this")
+    memory_base_mb: int = Field(default=1024, ge=256, le=1 << 20,
+                                description="address space every clip's process may use (MiB)")
+    memory_bytes_per_pixel: int = Field(default=256, ge=0, le=1 << 16,
+                                        description="plus this much per pixel of one frame")
+    memory_max_mb: int = Field(default=4096, ge=256, le=1 << 20, description="the memory cap never exceeds this (MiB)")
+    wall_factor: float = Field(default=4.0, ge=1.0, le=1000.0, description="a clip's process is killed after this "
+                               "many times its CPU cap in wall-clock time, plus a minute (it waits on something)")
 
 @dataclass(frozen=True)
 class Caps:

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ class _Opened:
 def measure(frames: int, width: int, height: int) -> dict:
     """One run in this process: the pipeline, then the stages; CPU milliseconds per frame."""
     from tests.stack import versions
-    from watcher.config import WatcherConfig
+    from watcher.config import WatcherConfig, with_overrides
     from watcher.detector import MotionDetector, luma_from_bgr
     from watcher.encoder import VideoEncoder
     from watcher.pipeline import run_watcher
@@ -71,7 +70,7 @@ def measure(frames: int, width: int, height: int) -> dict:
 
     cfg = WatcherConfig()
     with tempfile.TemporaryDirectory(prefix="bench-stacks-") as data:
-        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=data))
+        cfg = with_overrides(cfg, data_dir=data)
         run_watcher(cfg, source=_Opened(scene(2.0)))  # warm-up: one clip, published
         source = _Opened(scene())
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -27,7 +27,7 @@ from tests.clips import write_video
 from tests.footage import footage_path
 from tests.inspector_env import big_clip, copy_clips, write_config
 from tests.nuisance import background_plate, read_frames, sensor_noise
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SceneObject, SyntheticSource
 
@@ -65,8 +65,7 @@ def synthetic_session(factory: pytest.TempPathFactory) -> tuple[list[SceneObject
     if "run" not in _SESSION:
         data = factory.mktemp("analysis-watcher")
         source = SyntheticSource(seed=5, duration_s=22.0, first_event_s=2.0, event_period_s=11.0)
-        cfg = WatcherConfig()
-        cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(data), camera="cam1"))
+        cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(data), camera="cam1"))
         manifests = run_watcher(cfg, source=source).clips
         assert len(manifests) >= 2
         _SESSION["run"] = (source.objects, manifests, data / "recorded_clips")

@@ -6,10 +6,9 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.frames import Frame
 from watcher.pipeline import run_watcher
 from watcher.sources.base import SourceInfo
@@ -49,8 +48,7 @@ def test_pipeline_notifies(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", address)
     monkeypatch.setenv("WATCHDOG_USEC", "2")  # 1 us interval: every processed frame pings once
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(tmp_path / "data")))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(tmp_path / "data")))
     source, stop = GatedSource(), threading.Event()
     runner = threading.Thread(target=run_watcher, args=(cfg,), kwargs={"source": source, "stop": stop})
     runner.start()

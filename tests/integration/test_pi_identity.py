@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given
@@ -29,17 +28,17 @@ from shared.naming import check_camera_name, make_clip_id, parse_clip_id
 from tests.clips import decode_frame_count, verify_recorded
 from tests.proc import ROOT, WatcherProcess, wait_for_file
 from watcher.clip_seq import COUNTER_NAMES
-from watcher.config import WatcherConfig, camera_from_hostname
+from watcher.config import GeneralSettings, WatcherConfig, camera_from_hostname
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SyntheticSource
+from watcher.trigger import TriggerSettings
 
 FIXED = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
 
 def _run(data: Path, clock: float) -> list[Manifest]:
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(data), camera="gate"),
-                  trigger=replace(cfg.trigger, pre_roll_s=0.5, post_roll_s=1.0))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(data), camera="gate"),
+                        trigger=TriggerSettings(pre_roll_s=0.5, post_roll_s=1.0))
     src = SyntheticSource(seed=11, duration_s=14.0, first_event_s=2.0, event_period_s=6.0)
     return run_watcher(cfg, source=src, wall_clock=lambda: clock).clips
 

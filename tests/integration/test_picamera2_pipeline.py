@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 import av
 
 from tests.clips import verify_recorded
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
+from watcher.sources import SourceSettings
 from watcher.sources.picamera2_source import Picamera2Source
 from watcher.trigger import TriggerSettings
 
 
 def test_hardware_encoded_packets_become_verified_clips(tmp_path: Path, fake) -> None:
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(tmp_path / "d")),
-                  source=replace(cfg.source, spec="picamera2", fps=25.0),
-                  trigger=TriggerSettings(pre_roll_s=1.0, post_roll_s=1.0, max_clip_s=4.0))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(tmp_path / "d")),
+                        source=SourceSettings(spec="picamera2", fps=25.0),
+                        trigger=TriggerSettings(pre_roll_s=1.0, post_roll_s=1.0, max_clip_s=4.0))
     source = Picamera2Source(width=320, height=240, fps=25.0, bitrate=1_000_000, gop_frames=25,
                              lores_width=160, lores_height=120)
     result = run_watcher(cfg, source=source, duration_s=10.0)
@@ -42,10 +41,9 @@ def keyframe_count(path: Path) -> int:
 
 
 def test_rollovers_ask_the_hardware_encoder_once_each_and_do_not_wait_for_the_gop(tmp_path: Path, fake) -> None:
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(tmp_path / "d")),
-                  source=replace(cfg.source, spec="picamera2", fps=25.0),
-                  trigger=TriggerSettings(pre_roll_s=0.5, post_roll_s=1.0, max_clip_s=2.0))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(tmp_path / "d")),
+                        source=SourceSettings(spec="picamera2", fps=25.0),
+                        trigger=TriggerSettings(pre_roll_s=0.5, post_roll_s=1.0, max_clip_s=2.0))
     gop = 1000  # keyframes only when asked for (after the first)
     source = Picamera2Source(width=320, height=240, fps=25.0, bitrate=1_000_000, gop_frames=gop,
                              lores_width=160, lores_height=120, packet_queue_size=100_000)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from tests.clips import verify_recorded
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.frames import Frame
 from watcher.pipeline import run_watcher
 from watcher.sources.base import SourceError, SourceInfo
@@ -46,9 +45,8 @@ class CutSource:
 
 
 def config(tmp_path: Path) -> WatcherConfig:
-    cfg = WatcherConfig()
-    return replace(cfg, watcher=replace(cfg.watcher, data_dir=str(tmp_path / "data")),
-                   trigger=replace(TriggerSettings(), pre_roll_s=1.0, post_roll_s=2.0, max_clip_s=60.0))
+    return WatcherConfig(watcher=GeneralSettings(data_dir=str(tmp_path / "data")),
+                         trigger=TriggerSettings(pre_roll_s=1.0, post_roll_s=2.0, max_clip_s=60.0))
 
 
 def status(tmp_path: Path) -> dict[str, object]:

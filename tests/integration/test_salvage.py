@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from shared.manifest import Manifest, parse_manifest
 from shared.naming import parse_clip_id
 from tests.clips import decode_frame_count, verify_recorded
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.container import FragmentedMp4Writer
 from watcher.datadir import DataDir
 from watcher.encoder import VideoEncoder
@@ -116,8 +115,7 @@ def test_watcher_start_salvages_and_reports_status(tmp_path: Path) -> None:
 
     dirs = DataDir(tmp_path / "d")
     record_part(dirs)
-    cfg = WatcherConfig()
-    cfg = replace(cfg, watcher=replace(cfg.watcher, data_dir=str(dirs.root)))
+    cfg = WatcherConfig(watcher=GeneralSettings(data_dir=str(dirs.root)))
     run_watcher(cfg, source=SyntheticSource(seed=1, duration_s=2.0, objects=[]))
     [m] = verify_recorded(dirs.recorded)
     assert m.id == CLIP and m.salvaged

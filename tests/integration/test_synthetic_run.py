@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 from tests.clips import decode_frame_count, is_standard_mp4, opencv_frame_count, verify_recorded
-from watcher.config import WatcherConfig
+from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SceneObject, SyntheticSource
 from watcher.trigger import TriggerSettings
 
 
 def config(tmp_path: Path, **trigger: float) -> WatcherConfig:
-    cfg = WatcherConfig()
-    return replace(cfg, watcher=replace(cfg.watcher, data_dir=str(tmp_path / "data")),
-                   trigger=replace(TriggerSettings(), **trigger))
+    return WatcherConfig(watcher=GeneralSettings(data_dir=str(tmp_path / "data")), trigger=TriggerSettings(**trigger))
 
 
 def test_every_event_is_in_a_clip_with_its_pre_roll(tmp_path: Path) -> None:

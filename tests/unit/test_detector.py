@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
 import pytest
 
-from shared.config import build_section
+from shared.config import validate_config
 from shared.errors import ConfigError
 from watcher.detector import DetectorSettings, MotionDetector, MotionResult, luma_from_bgr
 
@@ -184,19 +183,20 @@ def test_luma_from_bgr_averages_areas() -> None:
 
 
 def test_settings_defaults_are_within_their_bounds() -> None:
-    for f in dataclasses.fields(DetectorSettings):
-        value = getattr(DetectorSettings(), f.name)
-        assert f.metadata.get("help"), f.name
-        if "min" in f.metadata:
-            assert f.metadata["min"] <= value <= f.metadata["max"], f.name
+    defaults = DetectorSettings()
+    assert DetectorSettings.model_validate(defaults.model_dump()) == defaults  # the schema accepts its defaults
+    for name, info in DetectorSettings.model_fields.items():
+        assert info.description, name
 
 
 def test_settings_load_from_a_toml_table_with_mask_polygons() -> None:
     table = {"threshold": 5, "mask": [[[0, 0], [0.5, 0], [0.5, 0.5]]]}
-    settings = build_section(DetectorSettings, table, path="w.toml", section="detector")
+    settings = validate_config(DetectorSettings, table, "w.toml", prefix="detector")
     assert settings.threshold == 5.0
     assert settings.mask == (((0.0, 0.0), (0.5, 0.0), (0.5, 0.5)),)
-    with pytest.raises(ConfigError, match=r"detector\.mask"):
-        build_section(DetectorSettings, {"mask": [[[0, 0], [2, 0], [1, 1]]]}, path="w.toml", section="detector")
+    with pytest.raises(ConfigError, match=r"detector\.mask: polygon 0: point \(2\.0, 0\.0\) is outside 0\.\.1"):
+        validate_config(DetectorSettings, {"mask": [[[0, 0], [2, 0], [1, 1]]]}, "w.toml", prefix="detector")
+    with pytest.raises(ConfigError, match=r"detector\.mask: polygon 0 needs at least 3 points"):
+        validate_config(DetectorSettings, {"mask": [[[0, 0], [1, 1]]]}, "w.toml", prefix="detector")
     with pytest.raises(ConfigError, match=r"detector\.min_area"):
-        build_section(DetectorSettings, {"min_area": 0.9}, path="w.toml", section="detector")
+        validate_config(DetectorSettings, {"min_area": 0.9}, "w.toml", prefix="detector")

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from shared.config import build_section, read_toml
+from shared.config import read_toml, validate_config
 from shared.errors import ConfigError
 from watcher.doctor.result import CheckResult, fail, ok, warn
 from watcher.retention import RetentionSettings
@@ -63,7 +63,7 @@ def read_fallback(path: str | None) -> DoctorSettings:
     if not Path(data_dir).is_absolute():
         data_dir = str(Path(path).parent / data_dir)  # as watcher.config.parse_config does
     try:
-        retention = build_section(RetentionSettings, data.get("retention"), path=path, section="retention")
+        retention = validate_config(RetentionSettings, data.get("retention"), path, prefix="retention")
     except ConfigError:
         retention = d.retention
     return DoctorSettings(path, data_dir, _pick(s, "spec", str, d.spec), _pick(s, "width", int, d.width),

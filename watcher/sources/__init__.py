@@ -12,29 +12,27 @@ Each backend lives in its own module and is imported only when chosen.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
+from pydantic import Field
+
+from shared.validation import Strict
 from watcher.sources.base import FrameSource, SourceError, SourceInfo
 
 __all__ = ["FrameSource", "SourceError", "SourceInfo", "SourceSettings", "create_source"]
 
 
-@dataclass(frozen=True)
-class SourceSettings:
-    spec: str = field(default="synthetic",
-                      metadata={"help": "synthetic | file:PATH | device:N | rtsp://... | picamera2"})
-    width: int = field(default=1280,
-                       metadata={"min": 64, "max": 4096, "help": "capture width (cameras, synthetic uses 640)"})
-    height: int = field(default=720, metadata={"min": 48, "max": 3072, "help": "capture height"})
-    fps: float = field(default=30.0, metadata={"min": 1.0, "max": 120.0, "help": "capture frame rate"})
-    realtime: bool = field(default=False, metadata={"help": "pace file and synthetic sources at their frame rate"})
-    seed: int = field(default=1, metadata={"help": "synthetic scene seed"})
-    synthetic_period_s: float = field(default=10.0, metadata={"min": 0.5, "max": 3600.0,
-                                      "help": "synthetic scene: a walker every this many seconds"})
-    synthetic_walk_s: float = field(default=0.0, metadata={"min": 0.0, "max": 3600.0,
-                                    "help": "synthetic scene: seconds each walker is in view (0: 3-4.5 s)"})
-    lores_width: int = field(default=320, metadata={"min": 64, "max": 1280, "help": "picamera2 detection stream width"})
-
+class SourceSettings(Strict):
+    spec: str = Field(default="synthetic", description="synthetic | file:PATH | device:N | rtsp://... | picamera2")
+    width: int = Field(default=1280, ge=64, le=4096, description="capture width (cameras, synthetic uses 640)")
+    height: int = Field(default=720, ge=48, le=3072, description="capture height")
+    fps: float = Field(default=30.0, ge=1.0, le=120.0, description="capture frame rate")
+    realtime: bool = Field(default=False, description="pace file and synthetic sources at their frame rate")
+    seed: int = Field(default=1, description="synthetic scene seed")
+    synthetic_period_s: float = Field(default=10.0, ge=0.5, le=3600.0,
+                                      description="synthetic scene: a walker every this many seconds")
+    synthetic_walk_s: float = Field(default=0.0, ge=0.0, le=3600.0,
+                                    description="synthetic scene: seconds each walker is in view (0: 3-4.5 s)")
+    lores_width: int = Field(default=320, ge=64, le=1280, description="picamera2 detection stream width")
 
 def create_source(settings: SourceSettings, *, duration_s: float | None = None, gop_frames: int = 60,
                   bitrate: int = 4_000_000) -> FrameSource:
