@@ -87,7 +87,8 @@ class ClipMeta(Strict):
     height: int = Field(ge=0)
     fps: float = Field(gt=0.0, le=MAX_FPS)
     media_start_s: MediaTime  # media time of the first packet
-    wall_epoch0: float = Field(ge=0.0, le=_MAX_EPOCH_S)  # wall-clock epoch seconds at media time 0
+    # wall-clock epoch seconds at media time 0; bounded so that wall() of any media time is a datetime
+    wall_epoch0: float = Field(ge=-_MAX_EPOCH_S, le=_MAX_EPOCH_S)
     motion_start_s: MediaTime | None = None
     motion_end_s: MediaTime | None = None
     peak_motion: float = Field(0.0, ge=0.0, le=1.0)
