@@ -33,10 +33,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inspector.analysis.analyzer import ANALYZER_VERSION
+from inspector.analysis.result import BadAnalysis, read_analysis
 from inspector.catalog import DONE_STATES, Catalog, RestoredRow
 from inspector.catalog_guard import CatalogError, catalog_problem, hold_exclusive, library_lease, verify_catalog
 from inspector.library import Library
-from inspector.report.analysis_doc import BadAnalysis, read_analysis
 from shared.atomic import atomic_write_bytes, move_durably, replace_durably
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
 from shared.naming import InvalidClipId, check_camera_name, parse_clip_id
@@ -182,8 +182,8 @@ def _with_analysis(row: RestoredRow, clip: Path, m: Manifest) -> RestoredRow:
     if a.analyzer_version != ANALYZER_VERSION or a.sha256 != m.sha256 or a.clip_id not in (None, m.id):
         return row
     return replace(row, state="analyzed", analyzer_version=a.analyzer_version, analyzed_at=apath.stat().st_mtime,
-                   duration_s=a.duration_s, people_peak=a.people_peak, motion_peak=a.motion_peak,
-                   motion_s=a.active_s, analysis_path=str(apath))
+                   duration_s=a.video.duration_s, people_peak=a.people.peak, motion_peak=a.motion.peak,
+                   motion_s=a.motion.active_s, analysis_path=str(apath))
 
 
 def _quarantined(lib: Library, scan: LibraryScan) -> Iterator[RestoredRow]:

@@ -23,10 +23,13 @@ and checked against the others (the bounds are exported for the inspector's own 
 - continuation_of is null or the id of another clip of the same camera (not necessarily earlier:
   ids follow the wall clock, which may step back).
 
-Unknown keys are tolerated and dropped: a newer watcher may add fields within schema 1 without
+Unknown keys are tolerated and dropped (the one document whose model says ``extra="ignore"``
+rather than the house's ``"forbid"``): a newer watcher may add fields within schema 1 without
 cutting off older inspectors; anything that changes the meaning of a known key needs a new
 schema number. The JSON itself is read by :mod:`shared.bounded_json` (size, UTF-8, depth, number
-length, finite numbers, no duplicate keys).
+length, finite numbers, no duplicate keys), then validated by the :class:`Manifest` model
+(:mod:`shared.validation`): per-field bounds in its annotations, the rules between fields in its
+model validators. Reasons are ASCII and name the key (``'size': must be >= 1, got 0``).
 """
 
 from __future__ import annotations
@@ -34,13 +37,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from shared.bounded_json import RejectedJSON, load_json, show
 from shared.naming import MAX_YEAR, MIN_YEAR, InvalidClipId, parse_clip_id, year_in_range
+from shared.validation import Items, Problem, Strict, validate
 
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
@@ -66,37 +71,6 @@ _MAX_TIME_LEN = len("2026-11-22T05:18:25.123456+00:00")
 
 class InvalidManifest(ValueError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    id: str
-    camera: str
-    file: str
-    size: int
-    sha256: str
-    codec: str
-    width: int
-    height: int
-    fps: float
-    frames: int
-    started_at: str  # UTC ISO 8601 of the first frame
-    ended_at: str  # UTC ISO 8601 of the last frame
-    media_start_s: float  # source timeline of the first frame
-    media_end_s: float  # source timeline of the last frame
-    motion_start_s: float | None
-    motion_end_s: float | None
-    peak_motion: float
-    salvaged: bool
-    duration_s: float
-    motion_boxes: tuple[tuple[float, float, float, float], ...] = ()
-    continuation_of: str | None = None
-    schema: int = SCHEMA_VERSION
-
-    def to_json(self) -> bytes:
-        d = asdict(self)
-        d["motion_boxes"] = [list(b) for b in self.motion_boxes]
-        return (json.dumps(d, indent=2, sort_keys=True) + "\n").encode()
 
 
 def utc_iso(ts: datetime) -> str:
@@ -132,87 +106,152 @@ def sha256_file(path: Path, *, chunk: int = 1 << 20) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-class _Fields:
-    """Typed, bounded reads of a decoded manifest object; each failure names the key."""
+# -- field types: each check raises ValueError with the reason (the key is added by the reader) -------------------
 
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.d = d
-
-    def _get(self, key: str) -> Any:
-        if key not in self.d:
-            raise InvalidManifest(f"missing key {key!r}")
-        return self.d[key]
-
-    def integer(self, key: str, lo: int, hi: int) -> int:
-        v = self._get(key)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise InvalidManifest(f"{key!r} has the wrong type: {show(v)} is not an integer")
-        if not lo <= v <= hi:
-            raise InvalidManifest(f"{key!r} is {v}, outside {lo}..{hi}")
-        return v
-
-    def number(self, key: str, lo: float, hi: float, *, default: float | None = None) -> float:
-        if default is not None and key not in self.d:
-            return default
-        v = self._get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise InvalidManifest(f"{key!r} has the wrong type: {show(v)} is not a number")
-        f = float(v)  # finite: bounded_json allows no infinity and at most 40-digit integers
-        if not lo <= f <= hi:
-            raise InvalidManifest(f"{key!r} is {f:.10g}, outside {lo:.10g}..{hi:.10g}")
-        return f
-
-    def optional_number(self, key: str, lo: float, hi: float) -> float | None:
-        return None if self.d.get(key) is None else self.number(key, lo, hi)
-
-    def string(self, key: str) -> str:
-        v = self._get(key)
-        if not isinstance(v, str):
-            raise InvalidManifest(f"{key!r} has the wrong type: {show(v)} is not a string")
-        return v
-
-    def boolean(self, key: str) -> bool:
-        v = self._get(key)
-        if not isinstance(v, bool):
-            raise InvalidManifest(f"{key!r} has the wrong type: {show(v)} is not true or false")
-        return v
-
-    def time(self, key: str) -> tuple[str, datetime]:
-        v = self._get(key)
-        try:
-            return v, parse_utc(v)
-        except ValueError as e:
-            raise InvalidManifest(f"{key!r} is not an ISO 8601 UTC time in range: {show(v)} ({e})") from None
+def _clip_id(v: str) -> str:
+    parse_clip_id(v)  # InvalidClipId (a ValueError) says why not
+    return v
 
 
-def _boxes(raw: Any) -> tuple[tuple[float, float, float, float], ...]:
-    if not isinstance(raw, list) or len(raw) > MAX_MOTION_BOXES:
-        raise InvalidManifest(f"'motion_boxes' must be a list of at most {MAX_MOTION_BOXES} boxes")
-    boxes = []
-    for b in raw:
-        if not (isinstance(b, list) and len(b) == 4
-                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in b)):
-            raise InvalidManifest(f"'motion_boxes' entries must be [x, y, w, h], not {show(b)}")
-        x, y, w, h = (float(v) for v in b)
-        if not (all(0.0 <= v <= 1.0 for v in (x, y, w, h)) and x + w <= 1 + BOX_SLACK and y + h <= 1 + BOX_SLACK):
-            raise InvalidManifest(f"'motion_boxes' entry {show(b)} is not a normalized box inside the frame")
-        boxes.append((x, y, w, h))
-    return tuple(boxes)
+def _sha256(v: str) -> str:
+    if not _SHA256_RE.fullmatch(v):
+        raise ValueError("must be 64 lowercase hex digits")
+    return v
 
 
-def _continuation(raw: Any, this: str) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise InvalidManifest(f"'continuation_of' has the wrong type: {show(raw)}")
+def _codec(v: str) -> str:
+    if v not in CODECS:
+        raise ValueError(f"{show(v)} is not one of {', '.join(sorted(CODECS))}")
+    return v
+
+
+def _utc_time(v: str) -> str:
     try:
-        prev = parse_clip_id(raw)
-    except InvalidClipId as e:
-        raise InvalidManifest(f"'continuation_of': {e}") from None
-    camera = parse_clip_id(this).camera
-    if prev.camera != camera or raw == this:
-        raise InvalidManifest(f"'continuation_of' {raw!r} is not another clip of camera {camera!r}")
-    return raw
+        parse_utc(v)
+    except ValueError as e:
+        raise ValueError(f"is not an ISO 8601 UTC time in range: {show(v)} ({e})") from None
+    return v
+
+
+def _box(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x, y, w, h = b
+    if not (all(0.0 <= v <= 1.0 for v in b) and x + w <= 1 + BOX_SLACK and y + h <= 1 + BOX_SLACK):
+        raise ValueError(f"{show(list(b))} is not a normalized [x, y, w, h] box inside the frame")
+    return b
+
+
+ClipIdText = Annotated[str, AfterValidator(_clip_id)]
+UtcTime = Annotated[str, AfterValidator(_utc_time)]
+MediaTime = Annotated[float, Field(ge=-MAX_MEDIA_TIME_S, le=MAX_MEDIA_TIME_S)]
+Dimension = Annotated[int, Field(ge=MIN_DIMENSION, le=MAX_DIMENSION)]
+# a JSON array of four numbers (the tuple accepts a list; its numbers stay strict)
+Box = Annotated[tuple[float, float, float, float], Field(strict=False), AfterValidator(_box)]
+
+
+class Manifest(Strict):
+    """A finished clip's manifest (schema 1). Built by the watcher, read back by :func:`parse_manifest`.
+
+    The field order is the order problems are reported in (schema first); ``to_json`` sorts the keys.
+    """
+
+    # Unknown keys are dropped, not refused: schema 1's forward compatibility (see the module docstring).
+    model_config = ConfigDict(extra="ignore")
+
+    # the constructor's default; a document must state it (parse_manifest checks that it is there)
+    schema_version: int = Field(SCHEMA_VERSION, alias="schema")
+    id: ClipIdText
+    file: str
+    camera: str  # when absent from a document: the id's camera
+    size: int = Field(ge=1, le=MAX_CLIP_BYTES)
+    sha256: Annotated[str, AfterValidator(_sha256)]
+    codec: Annotated[str, AfterValidator(_codec)]
+    width: Dimension
+    height: Dimension
+    fps: float = Field(gt=0.0, le=MAX_FPS)
+    frames: int = Field(ge=1, le=MAX_FRAMES)
+    media_start_s: MediaTime  # source timeline of the first frame
+    media_end_s: MediaTime  # source timeline of the last frame
+    duration_s: float = Field(ge=0.0, le=MAX_DURATION_S)  # when absent from a document: the media span
+    started_at: UtcTime  # UTC ISO 8601 of the first frame
+    ended_at: UtcTime  # UTC ISO 8601 of the last frame
+    motion_start_s: float | None = None
+    motion_end_s: float | None = None
+    peak_motion: float = Field(ge=0.0, le=1.0)
+    salvaged: bool
+    motion_boxes: Items[Box] = Field((), max_length=MAX_MOTION_BOXES)
+    continuation_of: ClipIdText | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """A document may leave out ``camera`` (the id's) and ``duration_s`` (the media span)."""
+        if not isinstance(data, dict) or ("camera" in data and "duration_s" in data):
+            return data
+        data = dict(data)
+        if "camera" not in data and isinstance(data.get("id"), str):
+            try:
+                data["camera"] = parse_clip_id(data["id"]).camera
+            except InvalidClipId:
+                pass  # the id's own check says why
+        start, end = data.get("media_start_s"), data.get("media_end_s")
+        if "duration_s" not in data and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                            for v in (start, end)):
+            data["duration_s"] = round(max(end - start, 0.0), 6)  # (a negative span is refused below)
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """The rules between fields, checked in the order a reader would look (the old reasons kept)."""
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema {self.schema_version}")
+        cid = parse_clip_id(self.id)
+        if self.file != f"{self.id}.mp4":
+            raise ValueError("'file' must be '<id>.mp4'")
+        if self.camera != cid.camera:
+            raise ValueError(f"'camera' {show(self.camera)} does not match the id")
+        self._check_times()
+        if self.continuation_of is not None and (
+                parse_clip_id(self.continuation_of).camera != cid.camera or self.continuation_of == self.id):
+            raise ValueError(f"'continuation_of' {show(self.continuation_of)} is not another clip of camera "
+                             f"{show(cid.camera)}")
+        return self
+
+    def _check_times(self) -> None:
+        start, end, fps, duration = self.media_start_s, self.media_end_s, self.fps, self.duration_s
+        span = end - start
+        if span < 0:
+            raise ValueError(f"'media_end_s' {end:g} is before 'media_start_s' {start:g}")
+        if not span - DURATION_TOLERANCE_S <= duration <= span + 1.0 / fps + DURATION_TOLERANCE_S:
+            raise ValueError(f"'duration_s' {duration:g} does not match the media times ({start:g}..{end:g} "
+                             f"at {fps:g} fps)")
+        if self.frames > duration * fps * FRAME_RATE_SLACK + 2:
+            raise ValueError(f"'frames' {self.frames} is far more than {duration:g} s at {fps:g} fps")
+        wall_s = (parse_utc(self.ended_at) - parse_utc(self.started_at)).total_seconds()
+        if wall_s < 0:
+            raise ValueError("'ended_at' is before 'started_at'")
+        if abs(wall_s - span) > WALL_TOLERANCE_S:
+            raise ValueError(f"'started_at'..'ended_at' spans {wall_s:g} s, the media times {span:g} s")
+        lo, hi = start - MOTION_MARGIN_S, end + MOTION_MARGIN_S
+        for key, t in (("motion_start_s", self.motion_start_s), ("motion_end_s", self.motion_end_s)):
+            if t is not None and not lo <= t <= hi:
+                raise ValueError(f"'{key}' is {t:.10g}, outside {lo:.10g}..{hi:.10g}")
+        first, last = self.motion_start_s, self.motion_end_s
+        if first is not None and last is not None and last < first:
+            raise ValueError("'motion_end_s' is before 'motion_start_s'")
+
+    def to_json(self) -> bytes:
+        """The document as the watcher has always written it: sorted keys, indent 2, boxes as arrays."""
+        return (json.dumps(self.model_dump(by_alias=True), indent=2, sort_keys=True) + "\n").encode()
+
+
+def _reason(p: Problem) -> str:
+    """A Problem as a manifest reason: the top-level key quoted (``'motion_boxes'[0][3]: ...``), ASCII only."""
+    if p.key:
+        cut = min((i for i in (p.key.find("["), p.key.find(".")) if i >= 0), default=len(p.key))
+        text = f"'{p.key[:cut]}'{p.key[cut:]}: {p.message}"
+    else:
+        text = p.message
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def parse_manifest(raw: bytes, *, expected_id: str | None = None) -> Manifest:
@@ -225,78 +264,12 @@ def parse_manifest(raw: bytes, *, expected_id: str | None = None) -> Manifest:
         raise InvalidManifest(str(e)) from None
     if not isinstance(d, dict):
         raise InvalidManifest("not a JSON object")
-    f = _Fields(d)
-    schema = f.integer("schema", -(10**40), 10**40)  # (any integer bounded_json lets through)
-    if schema != SCHEMA_VERSION:
-        raise InvalidManifest(f"unsupported schema {schema}")
-    clip_id = f.string("id")
+    if "schema" not in d:
+        raise InvalidManifest("'schema': is required")
     try:
-        parsed = parse_clip_id(clip_id)
-    except InvalidClipId as e:
-        raise InvalidManifest(str(e)) from None
-    if expected_id is not None and clip_id != expected_id:
-        raise InvalidManifest(f"id {clip_id!r} does not match file name {show(expected_id)}")
-    if f.string("file") != f"{clip_id}.mp4":
-        raise InvalidManifest("'file' must be '<id>.mp4'")
-    camera = d.get("camera", parsed.camera)
-    if camera != parsed.camera:
-        raise InvalidManifest(f"'camera' {show(camera)} does not match the id")
-    size = f.integer("size", 1, MAX_CLIP_BYTES)
-    sha = f.string("sha256")
-    if not _SHA256_RE.fullmatch(sha):
-        raise InvalidManifest("'sha256' must be 64 lowercase hex digits")
-    codec = f.string("codec")
-    if codec not in CODECS:
-        raise InvalidManifest(f"'codec' {show(codec)} is not one of {', '.join(sorted(CODECS))}")
-    width = f.integer("width", MIN_DIMENSION, MAX_DIMENSION)
-    height = f.integer("height", MIN_DIMENSION, MAX_DIMENSION)
-    fps = f.number("fps", 0.0, MAX_FPS)
-    if fps <= 0:
-        raise InvalidManifest("'fps' must be above 0")
-    frames = f.integer("frames", 1, MAX_FRAMES)
-    media_start = f.number("media_start_s", -MAX_MEDIA_TIME_S, MAX_MEDIA_TIME_S)
-    media_end = f.number("media_end_s", -MAX_MEDIA_TIME_S, MAX_MEDIA_TIME_S)
-    span = media_end - media_start
-    if span < 0:
-        raise InvalidManifest(f"'media_end_s' {media_end:g} is before 'media_start_s' {media_start:g}")
-    duration = f.number("duration_s", 0.0, MAX_DURATION_S, default=round(span, 6))
-    if not span - DURATION_TOLERANCE_S <= duration <= span + 1.0 / fps + DURATION_TOLERANCE_S:
-        raise InvalidManifest(f"'duration_s' {duration:g} does not match the media times "
-                              f"({media_start:g}..{media_end:g} at {fps:g} fps)")
-    if frames > duration * fps * FRAME_RATE_SLACK + 2:
-        raise InvalidManifest(f"'frames' {frames} is far more than {duration:g} s at {fps:g} fps")
-    started_at, started = f.time("started_at")
-    ended_at, ended = f.time("ended_at")
-    wall_s = (ended - started).total_seconds()
-    if wall_s < 0:
-        raise InvalidManifest("'ended_at' is before 'started_at'")
-    if abs(wall_s - span) > WALL_TOLERANCE_S:
-        raise InvalidManifest(f"'started_at'..'ended_at' spans {wall_s:g} s, the media times {span:g} s")
-    lo, hi = media_start - MOTION_MARGIN_S, media_end + MOTION_MARGIN_S
-    motion_start = f.optional_number("motion_start_s", lo, hi)
-    motion_end = f.optional_number("motion_end_s", lo, hi)
-    if motion_start is not None and motion_end is not None and motion_end < motion_start:
-        raise InvalidManifest("'motion_end_s' is before 'motion_start_s'")
-    return Manifest(
-        id=clip_id,
-        camera=parsed.camera,
-        file=f"{clip_id}.mp4",
-        size=size,
-        sha256=sha,
-        codec=codec,
-        width=width,
-        height=height,
-        fps=fps,
-        frames=frames,
-        started_at=started_at,
-        ended_at=ended_at,
-        media_start_s=media_start,
-        media_end_s=media_end,
-        motion_start_s=motion_start,
-        motion_end_s=motion_end,
-        peak_motion=f.number("peak_motion", 0.0, 1.0),
-        salvaged=f.boolean("salvaged"),
-        duration_s=duration,
-        motion_boxes=_boxes(d.get("motion_boxes", [])),
-        continuation_of=_continuation(d.get("continuation_of"), clip_id),
-    )
+        m = validate(Manifest, d)
+    except Problem as e:
+        raise InvalidManifest(_reason(e)) from None
+    if expected_id is not None and m.id != expected_id:
+        raise InvalidManifest(f"id {m.id!r} does not match file name {show(expected_id)}")
+    return m

@@ -18,7 +18,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from shared.atomic import atomic_write_bytes
@@ -60,7 +60,7 @@ class _OpenClip:
             if not try_flock(self.file.fileno()):  # held until release(): cleanup tells a live clip by it
                 raise BlockingIOError(errno.EWOULDBLOCK, f"{self.path} is locked by another writer")
             os.close(os.open(dirs.pending(meta.id), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
-            atomic_write_bytes(dirs.meta(meta.id), replace(meta, pending_created=True).to_json())
+            atomic_write_bytes(dirs.meta(meta.id), meta.model_copy(update={"pending_created": True}).to_json())
             self.mp4 = FragmentedMp4Writer(
                 self.file, codec=meta.codec, width=meta.width, height=meta.height, fps=meta.fps
             )

@@ -35,13 +35,25 @@ from __future__ import annotations
 import json
 import logging
 import stat
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ConfigDict, Field
+
 from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
-from shared.manifest import InvalidManifest, Manifest, parse_manifest, sha256_file, utc_iso
-from shared.naming import parse_clip_id
+from shared.bounded_json import RejectedJSON, load_json
+from shared.manifest import (
+    MAX_FPS,
+    MAX_MOTION_BOXES,
+    InvalidManifest,
+    Manifest,
+    MediaTime,
+    parse_manifest,
+    sha256_file,
+    utc_iso,
+)
+from shared.naming import MAX_YEAR, parse_clip_id
+from shared.validation import Problem, Strict, validate
 from watcher.clip_seq import ClipIds, NoFreeId
 from watcher.container import remux_to_mp4
 from watcher.datadir import DataDir
@@ -50,32 +62,50 @@ from watcher.noreplace import describe, rename_noreplace
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ClipMeta:
-    """What the recorder knows about a clip; written as a sidecar when the clip opens."""
+MAX_SIDECAR_BYTES = 64 * 1024
+_MAX_EPOCH_S = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp()
 
-    id: str
+
+class InvalidSidecar(ValueError):
+    """A sidecar that cannot be read back (power loss mid-write, a hand edit); the message says why."""
+
+
+class ClipMeta(Strict):
+    """What the recorder knows about a clip; written as a sidecar when the clip opens.
+
+    Mutable: the recorder (its thread only) updates the motion fields as the clip records; assignments
+    are not re-validated (typed code, the hot path). A sidecar read back is validated: unknown keys are
+    dropped, as before, so a sidecar of another version still gives its wall clock and motion.
+    """
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
+
+    id: str  # empty in the recorder's template
     camera: str
     codec: str
-    width: int
-    height: int
-    fps: float
-    media_start_s: float  # media time of the first packet
-    wall_epoch0: float  # wall-clock epoch seconds at media time 0
-    motion_start_s: float | None = None
-    motion_end_s: float | None = None
-    peak_motion: float = 0.0
-    motion_boxes: list[list[float]] = field(default_factory=list)
+    width: int = Field(ge=0)  # 0: unknown (salvage without a sidecar)
+    height: int = Field(ge=0)
+    fps: float = Field(gt=0.0, le=MAX_FPS)
+    media_start_s: MediaTime  # media time of the first packet
+    # wall-clock epoch seconds at media time 0; bounded so that wall() of any media time is a datetime
+    wall_epoch0: float = Field(ge=-_MAX_EPOCH_S, le=_MAX_EPOCH_S)
+    motion_start_s: MediaTime | None = None
+    motion_end_s: MediaTime | None = None
+    peak_motion: float = Field(0.0, ge=0.0, le=1.0)
+    motion_boxes: list[list[float]] = Field(default_factory=list, max_length=MAX_MOTION_BOXES)
     continuation_of: str | None = None
     pending_created: bool = False  # the clip's pending manifest file was created before this sidecar
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        return json.dumps(self.model_dump(), sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> ClipMeta:
-        d = json.loads(raw)
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        """The sidecar's bytes as a ClipMeta, or :class:`InvalidSidecar` with the reason (never another exception)."""
+        try:
+            return validate(cls, load_json(raw, max_bytes=MAX_SIDECAR_BYTES))
+        except (RejectedJSON, Problem) as e:
+            raise InvalidSidecar(str(e)) from None
 
     def wall(self, media_s: float) -> datetime:
         return datetime.fromtimestamp(self.wall_epoch0 + media_s, tz=UTC)
@@ -117,7 +147,7 @@ def publish_clip(dirs: DataDir, meta: ClipMeta, *, salvaged: bool, ids: ClipIds)
                                candidate, _what_takes(dirs, candidate))
                 candidate = None
                 continue
-            m = replace(base, id=candidate, file=f"{candidate}.mp4")
+            m = base.model_copy(update={"id": candidate, "file": f"{candidate}.mp4"})
             atomic_write_bytes(dirs.pending(part_id), m.to_json(), tmp_dir=dirs.temp)
             if rename_noreplace(staged, dirs.clip(candidate)):
                 fsync_dir(dirs.recorded)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -131,22 +130,21 @@ class Recorder:
 
     def close(self) -> None:
         if self.clip is not None:
-            self.sink.close_clip(replace(self.clip, motion_boxes=list(self.clip.motion_boxes)))
+            self.sink.close_clip(self.clip.model_copy(update={"motion_boxes": list(self.clip.motion_boxes)}))
             self.clip = None
 
     def _open(self, first: EncodedPacket, *, continuation_of: str | None, motion_start: float | None = None) -> None:
-        meta = replace(
-            self.template,
-            id=self.new_id(self.template.wall(first.t)),
-            media_start_s=round(first.t, 6),
-            motion_start_s=None if motion_start is None else round(motion_start, 6),
-            motion_end_s=None,
-            peak_motion=0.0,
-            motion_boxes=[],
-            continuation_of=continuation_of,
-        )
+        meta = self.template.model_copy(update={
+            "id": self.new_id(self.template.wall(first.t)),
+            "media_start_s": round(first.t, 6),
+            "motion_start_s": None if motion_start is None else round(motion_start, 6),
+            "motion_end_s": None,
+            "peak_motion": 0.0,
+            "motion_boxes": [],
+            "continuation_of": continuation_of,
+        })
         self.clip = meta
-        self.sink.open_clip(replace(meta))
+        self.sink.open_clip(meta.model_copy())
         logger.debug("clip %s opens at media t=%.3f", meta.id, first.t)
 
     def _write(self, p: EncodedPacket) -> None:

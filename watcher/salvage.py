@@ -25,7 +25,14 @@ from watcher.clip_seq import ClipIds
 from watcher.container import remux_to_mp4
 from watcher.datadir import META_SUFFIX, PART_SUFFIX, PENDING_SUFFIX, DataDir, try_lock_file
 from watcher.noreplace import rename_noreplace
-from watcher.publish import ClipMeta, NothingToPublish, committed_before, publish_clip, remove_temp_files
+from watcher.publish import (
+    ClipMeta,
+    InvalidSidecar,
+    NothingToPublish,
+    committed_before,
+    publish_clip,
+    remove_temp_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +50,7 @@ class SalvageReport:
 def _meta_for(dirs: DataDir, clip_id: str, default_fps: float) -> ClipMeta:
     try:
         return ClipMeta.from_json(dirs.meta(clip_id).read_bytes())
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, InvalidSidecar) as e:
         parsed = parse_clip_id(clip_id)
         logger.warning("%s: sidecar unusable (%s); using the id's start time", clip_id, e)
         return ClipMeta(

@@ -1,4 +1,10 @@
-"""status.json: the watcher's health, rewritten atomically every few seconds."""
+"""status.json: the watcher's health, rewritten atomically every few seconds.
+
+The document is the :class:`Status` model: the writer builds it through the model (so its shape is
+checked and typed), and :func:`parse_status` reads one back totally, a Status or :class:`InvalidStatus`
+with a reason, for any bytes (the inspector reads Pis' status.json). Unknown keys are dropped, as in
+the manifest: a newer watcher may add a counter without cutting off an older reader.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,14 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
 
 from shared.atomic import atomic_write_bytes
-from shared.manifest import utc_iso
+from shared.bounded_json import RejectedJSON, load_json
+from shared.manifest import UtcTime, utc_iso
+from shared.validation import Problem, Strict, validate
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +50,54 @@ class Counters:
     def error(self, message: str) -> None:
         self.last_error = message
         self.last_error_at = utc_iso(datetime.now(UTC))
+
+
+MAX_STATUS_BYTES = 64 * 1024
+Count = Annotated[int, Field(ge=0)]
+
+
+class InvalidStatus(ValueError):
+    """Bytes that are not a status.json this reader accepts; the message says why."""
+
+
+class Status(Strict):
+    """status.json: the process, its rates, its data disk and the :class:`Counters`."""
+
+    model_config = ConfigDict(extra="ignore")  # a newer watcher's extra keys (see the module docstring)
+
+    updated_at: UtcTime
+    pid: int = Field(ge=1)
+    uptime_s: float = Field(ge=0.0)
+    fps_in: float = Field(ge=0.0)
+    fps_out: float = Field(ge=0.0)
+    disk_free_bytes: int = Field(ge=-1)  # -1: the data disk could not be read
+    disk_total_bytes: int = Field(ge=-1)
+    frames_in: Count
+    frames_encoded: Count
+    frames_dropped: Count
+    packets_dropped: Count
+    clips_published: Count
+    motion: bool
+    recording: bool
+    current_clip: str | None
+    last_clip: str | None
+    last_error: str | None
+    last_error_at: UtcTime | None
+    source: str
+    state: Literal["starting", "running", "stopped"]
+    recording_paused: str | None
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n").encode()
+
+
+def parse_status(raw: bytes) -> Status:
+    """A status.json's bytes as a :class:`Status`, or :class:`InvalidStatus` with the reason (never another
+    exception: the size is capped and the JSON bounded by :mod:`shared.bounded_json`)."""
+    try:
+        return validate(Status, load_json(raw, max_bytes=MAX_STATUS_BYTES))
+    except (RejectedJSON, Problem) as e:
+        raise InvalidStatus(str(e).encode("ascii", "backslashreplace").decode("ascii")) from None
 
 
 @dataclass
@@ -76,17 +135,17 @@ class StatusReporter:
             free, total = disk.free, disk.total
         except OSError:
             free = total = -1
-        doc = {
-            "updated_at": utc_iso(datetime.now(UTC)),
-            "pid": os.getpid(),
-            "uptime_s": round(now_mono - self._started, 1),
-            "fps_in": round(fps_in, 2),
-            "fps_out": round(fps_out, 2),
-            "disk_free_bytes": free,
-            "disk_total_bytes": total,
+        doc = Status(
+            updated_at=utc_iso(datetime.now(UTC)),
+            pid=os.getpid(),
+            uptime_s=round(now_mono - self._started, 1),
+            fps_in=round(fps_in, 2),
+            fps_out=round(fps_out, 2),
+            disk_free_bytes=free,
+            disk_total_bytes=total,
             **asdict(c),
-        }
+        )
         try:
-            atomic_write_bytes(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+            atomic_write_bytes(self.path, doc.to_json())
         except OSError as e:  # a full disk must not stop the watcher; the next write may succeed
             logger.warning("cannot write %s: %s", self.path, e)

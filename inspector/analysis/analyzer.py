@@ -25,6 +25,8 @@ from inspector.analysis.images import EvenSampler, contact_sheet, jpeg, shrink
 from inspector.analysis.limits import AnalysisLimits, FrameGuard, LimitExceeded, duration_tolerance_s, manifest_problem
 from inspector.analysis.motion import MotionSettings, MotionTimeline
 from inspector.analysis.people import Box, HogPersonDetector, PersonDetector
+from inspector.analysis.result import AnalysisResult, Motion, People, Video
+from inspector.analysis.result import Stills as StillTimes
 from shared.atomic import atomic_write_bytes
 from shared.manifest import InvalidManifest, Manifest, parse_manifest, sha256_file
 
@@ -60,12 +62,17 @@ class Stills:
 
 @dataclass
 class Analysis:
-    data: dict[str, Any]
+    result: AnalysisResult
     stills: Stills
 
     @property
+    def data(self) -> dict[str, Any]:
+        """The result as its JSON document (the CLI prints it)."""
+        return self.result.model_dump(mode="json")
+
+    @property
     def media_s(self) -> float:
-        return float(self.data["video"]["duration_s"])
+        return self.result.video.duration_s
 
 
 def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
@@ -126,8 +133,8 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
         raise ClipRejected("does not decode: no video frames")
     fps = info.fps or ((n - 1) / t_last if t_last > 0 else 0.0)
     duration = t_last + (min(1.0 / fps, 1.0) if fps > 0 else 0.0)  # a container's odd rate never stretches it
-    video = {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(fps, 4),
-             "frames": n, "duration_s": round(duration, 4)}
+    video = Video(codec=info.codec, width=info.width, height=info.height, fps=round(float(fps), 4), frames=n,
+                  duration_s=round(float(duration), 4))
     if manifest is not None:
         problems = manifest_problems(video, manifest)
         if problems:
@@ -135,48 +142,42 @@ def analyze_video(path: Path, settings: AnalyzerSettings | None = None,
     segments = timeline.segments()
     bin_s = settings.motion.bin_s
     per_second = _people_per_second(samples, duration)
-    people: dict[str, Any] = {"detector": getattr(detector, "name", type(detector).__name__),
-                              "sampled": len(samples), "peak": max((c for _, c in samples), default=0),
-                              "per_second": per_second, "best_t": None, "boxes": []}
-    stills_people = None
+    best_t, person_boxes, stills_people = None, [], None
     if best_people is not None:
         _, _, t_best, boxes, bgr = best_people
         h, w = bgr.shape[:2]
-        people["best_t"] = round(t_best, 3)
-        people["boxes"] = [[round(b.x / w, 4), round(b.y / h, 4), round(b.w / w, 4), round(b.h / h, 4),
-                            round(b.score, 3)] for b in boxes]
+        best_t = round(float(t_best), 3)
+        person_boxes = [(round(float(b.x / w), 4), round(float(b.y / h), 4), round(float(b.w / w), 4),
+                         round(float(b.h / h), 4), round(float(b.score), 3)) for b in boxes]
         stills_people = jpeg(shrink(bgr, settings.people_width))
-    activity = timeline.activity
+    people = People(detector=getattr(detector, "name", type(detector).__name__), sampled=len(samples),
+                    peak=max((c for _, c in samples), default=0), per_second=tuple(per_second), best_t=best_t,
+                    boxes=tuple(person_boxes))
+    activity = [round(float(a), 5) for a in timeline.activity]
     peak_bin = int(np.argmax(activity)) if activity else 0
-    data: dict[str, Any] = {
-        "analyzer_version": ANALYZER_VERSION,
-        "file": path.name,
-        "video": video,
-        "motion": {"bin_s": bin_s, "activity": [round(a, 5) for a in activity],
-                   "peak": round(max(activity, default=0.0), 5), "peak_t": round(peak_bin * bin_s, 3),
-                   "active_s": round(sum(s.end_s - s.start_s for s in segments), 3),
-                   "segments": [s.to_json() for s in segments]},
-        "people": people,
-        "stills": {"thumb_t": round(best_active[1], 3), "sheet_t": [round(t, 3) for t, _ in sampler.pick()]},
-        "elapsed_s": round(time.monotonic() - t_start, 3),
-        "cpu_s": round(time.process_time() - cpu_start, 3),
-    }
+    motion = Motion(bin_s=bin_s, activity=tuple(activity), peak=max(activity, default=0.0),
+                    peak_t=round(peak_bin * bin_s, 3), active_s=round(sum(s.end_s - s.start_s for s in segments), 3),
+                    segments=tuple(s.as_result() for s in segments))
+    stills = StillTimes(thumb_t=round(float(best_active[1]), 3), sheet_t=tuple(round(t, 3) for t, _ in sampler.pick()))
+    result = AnalysisResult(
+        analyzer_version=ANALYZER_VERSION, file=path.name, video=video, motion=motion, people=people, stills=stills,
+        elapsed_s=round(time.monotonic() - t_start, 3), cpu_s=round(time.process_time() - cpu_start, 3))
     sheet = contact_sheet(sampler.pick(), settings.sheet_cols)
-    return Analysis(data, Stills(thumb=jpeg(best_active[2]), sheet=jpeg(sheet), people=stills_people))
+    return Analysis(result, Stills(thumb=jpeg(best_active[2]), sheet=jpeg(sheet), people=stills_people))
 
 
-def manifest_problems(video: dict[str, Any], m: Manifest) -> list[str]:
+def manifest_problems(video: Video, m: Manifest) -> list[str]:
     """How the decoded video disagrees with the manifest (empty when it agrees)."""
     problems = []
-    if (video["width"], video["height"]) != (m.width, m.height):
-        problems.append(f"resolution {video['width']}x{video['height']}, manifest {m.width}x{m.height}")
-    if video["frames"] != m.frames:
-        problems.append(f"decoded {video['frames']} frames, manifest {m.frames}")
-    if m.fps > 0 and abs(video["fps"] - m.fps) > 0.01 * m.fps:
-        problems.append(f"{video['fps']:g} fps, manifest {m.fps:g}")
+    if (video.width, video.height) != (m.width, m.height):
+        problems.append(f"resolution {video.width}x{video.height}, manifest {m.width}x{m.height}")
+    if video.frames != m.frames:
+        problems.append(f"decoded {video.frames} frames, manifest {m.frames}")
+    if m.fps > 0 and abs(video.fps - m.fps) > 0.01 * m.fps:
+        problems.append(f"{video.fps:g} fps, manifest {m.fps:g}")
     tolerance = duration_tolerance_s(m.fps)
-    if abs(video["duration_s"] - m.duration_s) > tolerance:
-        problems.append(f"duration {video['duration_s']:.3f} s, manifest {m.duration_s:.3f} s")
+    if abs(video.duration_s - m.duration_s) > tolerance:
+        problems.append(f"duration {video.duration_s:.3f} s, manifest {m.duration_s:.3f} s")
     return problems
 
 
@@ -195,9 +196,8 @@ def artifact_paths(clip: Path) -> dict[str, Path]:
 
 
 def write_artifacts(clip: Path, analysis: Analysis) -> dict[str, Path]:
-    """Write the stills, then the JSON (last, atomically) beside ``clip``."""
-    import json
-
+    """Write the stills, then the JSON (last, atomically) beside ``clip``; ``analysis.result`` then names
+    the stills."""
     paths = artifact_paths(clip)
     atomic_write_bytes(paths["thumb"], analysis.stills.thumb)
     atomic_write_bytes(paths["sheet"], analysis.stills.sheet)
@@ -205,18 +205,19 @@ def write_artifacts(clip: Path, analysis: Analysis) -> dict[str, Path]:
         atomic_write_bytes(paths["people"], analysis.stills.people)
     else:
         paths["people"].unlink(missing_ok=True)
-    data = dict(analysis.data)
-    data["stills"] = dict(data["stills"], thumb=paths["thumb"].name, sheet=paths["sheet"].name,
-                          people=paths["people"].name if analysis.stills.people is not None else None)
-    analysis.data = data
-    atomic_write_bytes(paths["json"], (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    result = analysis.result
+    names = {"thumb": paths["thumb"].name, "sheet": paths["sheet"].name,
+             "people": paths["people"].name if analysis.stills.people is not None else None}
+    analysis.result = result.model_copy(update={"stills": StillTimes.model_validate(
+        dict(result.stills.model_dump(), **names))})
+    atomic_write_bytes(paths["json"], analysis.result.to_json())
     return paths
 
 
 def analyze_clip(clip: Path, settings: AnalyzerSettings | None = None,
-                 limits: AnalysisLimits | None = None) -> dict[str, Any]:
+                 limits: AnalysisLimits | None = None) -> AnalysisResult:
     """Work unit of a clip's process: analyze a library clip against the manifest beside it, write
-    the results beside it, return the analysis JSON. Raises ClipRejected."""
+    the results beside it, return them. Raises ClipRejected."""
     limits = limits or AnalysisLimits()
     mpath = clip.with_suffix(".json")
     try:
@@ -237,7 +238,6 @@ def analyze_clip(clip: Path, settings: AnalyzerSettings | None = None,
     logger.info("process %d: decoding %s (%dx%d, %d frames, %.1f s declared)", os.getpid(), manifest.id,
                 manifest.width, manifest.height, manifest.frames, manifest.duration_s)
     analysis = analyze_video(clip, settings, manifest=manifest, limits=limits)
-    analysis.data["clip_id"] = manifest.id
-    analysis.data["sha256"] = manifest.sha256
+    analysis.result = analysis.result.model_copy(update={"clip_id": manifest.id, "sha256": manifest.sha256})
     write_artifacts(clip, analysis)
-    return analysis.data
+    return analysis.result

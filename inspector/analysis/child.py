@@ -112,7 +112,7 @@ def analyze(job: Job, memory_mb: int) -> dict[str, Any]:
 
     cv2.setNumThreads(1)  # one thread: the supervisor runs one process per core
     try:
-        return {"analyzed": analyze_clip(Path(job.clip), job.settings, job.limits)}
+        return {"analyzed": analyze_clip(Path(job.clip), job.settings, job.limits).model_dump(mode="json")}
     except ClipRejected as e:
         return {"rejected": str(e)}
     except MemoryError:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from inspector.analysis.result import Segment as SegmentResult
+
 Rect = tuple[int, int, int, int]  # x, y, w, h in pixels of the small image
 
 
@@ -39,9 +41,11 @@ class Segment:
     peak: float
     box: tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 
-    def to_json(self) -> dict[str, object]:
-        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "peak": round(self.peak, 5),
-                "box": [round(v, 4) for v in self.box]}
+    def as_result(self) -> SegmentResult:
+        """The segment as the analysis result stores it (rounded)."""
+        x, y, w, h = (round(float(v), 4) for v in self.box)
+        return SegmentResult(start_s=round(float(self.start_s), 3), end_s=round(float(self.end_s), 3),
+                             peak=round(float(self.peak), 5), box=(x, y, w, h))
 
 
 @dataclass

@@ -24,7 +24,6 @@ that reached the disk but not the catalog (crash) is picked up without re-analys
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -36,7 +35,8 @@ from typing import Any
 from inspector.analysis.analyzer import ANALYZER_VERSION, AnalyzerSettings, artifact_paths
 from inspector.analysis.child import Job
 from inspector.analysis.limits import AnalysisLimits, Caps, caps_for, manifest_problem
-from inspector.analysis.runner import ClipJob, ClipRunner, Outcome, result_problem
+from inspector.analysis.result import AnalysisResult, BadAnalysis, read_analysis
+from inspector.analysis.runner import ClipJob, ClipRunner, Outcome
 from inspector.catalog import Catalog, ClipRow
 from inspector.library import Library
 from shared.atomic import temp_files_of
@@ -161,30 +161,27 @@ def _clip_path(lib: Library, row: ClipRow) -> Path:
         return Path(row.local_path or "")
 
 
-def _record(catalog: Catalog, row: ClipRow, clip: Path, data: dict[str, Any], summary: AnalysisSummary) -> None:
+def _record(catalog: Catalog, row: ClipRow, clip: Path, a: AnalysisResult, summary: AnalysisSummary) -> None:
     ok = catalog.mark_analyzed(
-        row.watcher, row.clip_id, int(data["analyzer_version"]), duration_s=float(data["video"]["duration_s"]),
-        people_peak=int(data["people"]["peak"]), motion_peak=float(data["motion"]["peak"]),
-        motion_s=float(data["motion"]["active_s"]), analysis_path=str(artifact_paths(clip)["json"]))
+        row.watcher, row.clip_id, a.analyzer_version, duration_s=a.video.duration_s, people_peak=a.people.peak,
+        motion_peak=a.motion.peak, motion_s=a.motion.active_s, analysis_path=str(artifact_paths(clip)["json"]))
     if ok:
         summary.analyzed.append(row.clip_id)
-        summary.media_s += float(data["video"]["duration_s"])
+        summary.media_s += a.video.duration_s
         logger.info("[%s] analyzed %s: %.1f s, motion %.1f s, up to %d people", row.watcher, row.clip_id,
-                    data["video"]["duration_s"], data["motion"]["active_s"], data["people"]["peak"])
+                    a.video.duration_s, a.motion.active_s, a.people.peak)
 
 
 def _reuse(catalog: Catalog, row: ClipRow, clip: Path, summary: AnalysisSummary) -> bool:
     """A complete analysis of this very clip by this analyzer is on disk (a crash came before the
     catalog heard of it): record it instead of analyzing again."""
-    path = artifact_paths(clip)["json"]
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        a = read_analysis(artifact_paths(clip)["json"])
+    except BadAnalysis:
         return False
-    if not isinstance(data, dict) or data.get("analyzer_version") != ANALYZER_VERSION \
-            or data.get("sha256") != row.sha256 or result_problem(data) is not None:
+    if a.analyzer_version != ANALYZER_VERSION or a.sha256 != row.sha256:
         return False
-    _record(catalog, row, clip, data, summary)
+    _record(catalog, row, clip, a, summary)
     return True
 
 

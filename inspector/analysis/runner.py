@@ -38,6 +38,7 @@ from typing import Any
 
 from inspector.analysis.child import BLAS_THREAD_VARS, ORPHANED_EXIT, Job, encode_job
 from inspector.analysis.limits import Caps
+from inspector.analysis.result import AnalysisResult, BadAnalysis, result_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Outcome:
 
     kind: str
     reason: str | None = None
-    data: dict[str, Any] | None = None
+    data: AnalysisResult | None = None
     pid: int = 0
     cpu_s: float = 0.0
     maxrss_mb: float = 0.0
@@ -87,31 +88,13 @@ class _Child:
     killed_for: str | None = None  # why we killed it: a reason, or "stopped"
 
 
-def result_problem(doc: Any) -> str | None:
-    """Why an analysis JSON (from a child, or read back from disk) cannot be recorded (None: fine)."""
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    try:
-        if not isinstance(doc["analyzer_version"], int) or isinstance(doc["analyzer_version"], bool):
-            return "analyzer_version is not an integer"
-        numbers = (doc["video"]["duration_s"], doc["motion"]["peak"], doc["motion"]["active_s"])
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
-            return "a summary number is missing or not finite"
-        peak = doc["people"]["peak"]
-        if not isinstance(peak, int) or isinstance(peak, bool):
-            return "people.peak is not an integer"
-    except (KeyError, TypeError):
-        return "a summary field is missing"
-    return None
-
-
 def _peak(doc: dict[str, Any]) -> float | None:
     v = doc.pop("peak_rss_mb", None)
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
     return float(v) if ok else None
 
 
-def parse_result(raw: bytes) -> tuple[str, str | None, dict[str, Any] | None, float | None]:
+def parse_result(raw: bytes) -> tuple[str, str | None, AnalysisResult | None, float | None]:
     """(kind, reason, data, peak_rss_mb) from a child's result document; never raises."""
     try:
         doc = json.loads(raw)
@@ -126,10 +109,10 @@ def parse_result(raw: bytes) -> tuple[str, str | None, dict[str, Any] | None, fl
     if kind in ("rejected", "failed") and isinstance(value, str):
         return kind, value[:2000], None, peak
     if kind == "analyzed":
-        problem = result_problem(value)
-        if problem is None:
-            return "analyzed", None, value, peak
-        return "failed", f"sent an analysis that cannot be recorded: {problem}", None, peak
+        try:
+            return "analyzed", None, result_of(value), peak
+        except BadAnalysis as e:
+            return "failed", f"sent an analysis that cannot be recorded: {e}", None, peak
     return "failed", "sent a result of an unknown shape", None, peak
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from inspector.analysis.result import AnalysisResult, BadAnalysis, read_analysis
 from inspector.catalog import Catalog
 from inspector.library import Library
-from inspector.report.analysis_doc import AnalysisDoc, BadAnalysis, read_analysis
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
 from shared.naming import InvalidClipId, parse_clip_id
 
@@ -38,7 +38,7 @@ class ClipEntry:
     thumb: str | None  # None: the still is missing (said in ``notes``)
     sheet: str | None
     people_still: str | None
-    analysis: AnalysisDoc
+    analysis: AnalysisResult
     manifest: Manifest
     notes: tuple[str, ...] = ()
 
@@ -158,10 +158,11 @@ def _entry(lib: Library, watcher: str, clip_id: str, clip: Path, rel: Path, vide
             return None
         return f"{rel}/{name}"
 
-    thumb, sheet = still(a.thumb, "thumbnail"), still(a.sheet, "contact sheet")
-    if a.thumb is None:
+    thumb, sheet = still(a.stills.thumb, "thumbnail"), still(a.stills.sheet, "contact sheet")
+    if a.stills.thumb is None:
         notes.append("no thumbnail")
     return ClipEntry(
-        watcher=watcher, clip_id=clip_id, camera=manifest.camera, started=started, duration_s=a.duration_s,
-        people_peak=a.people_peak, motion_s=a.active_s, video=video, thumb=thumb, sheet=sheet,
-        people_still=still(a.people_still, "people still"), analysis=a, manifest=manifest, notes=tuple(notes))
+        watcher=watcher, clip_id=clip_id, camera=manifest.camera, started=started,
+        duration_s=a.video.duration_s, people_peak=a.people.peak, motion_s=a.motion.active_s, video=video,
+        thumb=thumb, sheet=sheet, people_still=still(a.stills.people, "people still"), analysis=a, manifest=manifest,
+        notes=tuple(notes))

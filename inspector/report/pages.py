@@ -134,13 +134,14 @@ def _card(c: ClipEntry) -> str:
              else f'<div class="nothumb">{escape("; ".join(c.notes) or "no thumbnail")}</div>')
     return (f'<a class="card" href="{quote(c.page)}" data-camera="{escape(c.camera)}" '
             f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}" data-watcher="{escape(c.watcher)}">'
-            f'{thumb}{sparkline(c.analysis.activity)}'
+            f'{thumb}{sparkline(c.analysis.motion.activity)}'
             f'<div class="meta"><b>{escape(c.started.strftime("%H:%M:%S"))}</b> · {_dur(c.duration_s)} '
             f'{_people(c.people_peak)}</div></a>')
 
 
 def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) -> str:
     a, m = c.analysis, c.manifest
+    video, people = a.video, a.people
     up = _up(c.page)
     nav = (f'<div class="nav"><a href="{quote(_rel(c.page, "index.html"))}">&larr; all clips</a><span>'
            + (f'<a href="{quote(_rel(c.page, newer.page))}">newer</a> ' if newer else "")
@@ -151,26 +152,28 @@ def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) ->
              + "".join(f'<div class="muted note">{escape(n)}</div>' for n in c.notes) + "</header><main>",
              f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}"{poster}></video>',
              "<h2>Motion</h2>",
-             timeline(a.activity, a.bin_s, c.duration_s, a.segments, a.per_second),
+             timeline(a.motion.activity, a.motion.bin_s, c.duration_s,
+                      [(s.start_s, s.end_s) for s in a.motion.segments], people.per_second),
              '<div class="muted">orange: activity per 0.1 s and motion segments; blue: people per second</div>']
-    if c.people_still and a.boxes and a.best_t is not None:
-        parts.append(f"<h2>People at {a.best_t:.1f} s</h2>"
-                     + boxes_over(up + quote(c.people_still), a.width, a.height, a.boxes, f"{len(a.boxes)} people"))
-    elif a.people_peak:
-        parts.append(f'<h2>People</h2><p class="muted">Up to {a.people_peak} people ({a.sampled} frames checked); '
+    if c.people_still and people.boxes and people.best_t is not None:
+        parts.append(f"<h2>People at {people.best_t:.1f} s</h2>"
+                     + boxes_over(up + quote(c.people_still), video.width, video.height, people.boxes,
+                                  f"{len(people.boxes)} people"))
+    elif people.peak:
+        parts.append(f'<h2>People</h2><p class="muted">Up to {people.peak} people ({people.sampled} frames checked); '
                      "the still of them is missing.</p>")
     else:
-        parts.append(f'<h2>People</h2><p class="muted">No people found ({a.sampled} frames checked).</p>')
+        parts.append(f'<h2>People</h2><p class="muted">No people found ({people.sampled} frames checked).</p>')
     if c.sheet:
         parts.append(f'<h2>Across the clip</h2><img class="still" src="{up}{quote(c.sheet)}" alt="contact sheet">')
     facts = dict(json.loads(m.to_json()))
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}"
                    f"</td></tr>" for k, v in sorted(facts.items()))
     parts.append(f"<h2>Manifest</h2><table>{rows}</table>"
-                 f"<h2>Decoded</h2><table><tr><th>codec</th><td>{escape(a.codec)}</td></tr>"
-                 f"<tr><th>frames</th><td>{a.frames}</td></tr><tr><th>fps</th><td>{a.fps:g}</td></tr>"
-                 f"<tr><th>resolution</th><td>{a.width}x{a.height}</td></tr>"
-                 f"<tr><th>analyzer</th><td>v{a.analyzer_version}, {escape(a.detector)}</td></tr>"
+                 f"<h2>Decoded</h2><table><tr><th>codec</th><td>{escape(video.codec)}</td></tr>"
+                 f"<tr><th>frames</th><td>{video.frames}</td></tr><tr><th>fps</th><td>{video.fps:g}</td></tr>"
+                 f"<tr><th>resolution</th><td>{video.width}x{video.height}</td></tr>"
+                 f"<tr><th>analyzer</th><td>v{a.analyzer_version}, {escape(people.detector)}</td></tr>"
                  f"<tr><th>watcher</th><td>{escape(c.watcher)}</td></tr></table>")
     parts.append(f'<p><a href="{up}{quote(c.video)}" download>download the clip</a></p></main>')
     return _page(f"{c.camera} {c.started:%Y-%m-%d %H:%M:%S}", "".join(parts))

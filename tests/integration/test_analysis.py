@@ -223,7 +223,7 @@ def test_damaged_clips_are_quarantined_with_the_reason(tmp_path: Path, synthetic
     data = (pi / f"{short.id}.mp4").read_bytes()
     (pi / f"{short.id}.mp4").write_bytes(data[: len(data) * 6 // 10])
     size, sha = sha256_file(pi / f"{short.id}.mp4")
-    (pi / f"{short.id}.json").write_bytes(replace(short, size=size, sha256=sha).to_json())
+    (pi / f"{short.id}.json").write_bytes(short.model_copy(update={"size": size, "sha256": sha}).to_json())
     noise = big_clip(pi, "cam2_20260101T000000Z_0001", 200_000)  # random bytes, valid manifest
     library = pull_into_library(tmp_path, pi)
     damaged = next(library.glob(f"clips/*/cam1/*/{good.id}.mp4"))  # the disk corrupts a verified clip

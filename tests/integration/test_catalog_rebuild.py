@@ -9,7 +9,6 @@ sha256 mismatch. So the rebuild has all three labels to get right: analyzed, sto
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -62,7 +61,7 @@ def pulled(tmp_path_factory) -> tuple[Path, Path]:
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, other bytes: the puller quarantines it
     (pi2 / f"{bad_id}.mp4").write_bytes(bytes(data))
-    (pi2 / f"{bad_id}.json").write_bytes(dataclasses.replace(m, id=bad_id, file=f"{bad_id}.mp4").to_json())
+    (pi2 / f"{bad_id}.json").write_bytes(m.model_copy(update={"id": bad_id, "file": f"{bad_id}.mp4"}).to_json())
     cfg = write_config(tmp / "inspector.toml", library, [local_watcher("pi1", pi1), local_watcher("pi2", pi2)])
     results = pull_all(load_config(str(cfg)))
     assert [r.error for r in results] == [None, None]

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ def sparse_clip(dst: Path, clip_id: str, size: int) -> None:
     m = big_clip(dst, clip_id, 16)
     with open(dst / f"{clip_id}.mp4", "r+b") as f:
         f.truncate(size)
-    (dst / f"{clip_id}.json").write_bytes(replace(m, size=size, sha256="ab" * 32).to_json())
+    (dst / f"{clip_id}.json").write_bytes(m.model_copy(update={"size": size, "sha256": "ab" * 32}).to_json())
 
 
 def status(cfg: Path) -> dict:

@@ -32,8 +32,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inspector.analysis.result import MAX_BYTES, AnalysisResult, BadAnalysis, parse_analysis
 from inspector.catalog import Catalog
-from inspector.report.analysis_doc import MAX_BYTES, AnalysisDoc, BadAnalysis, parse_analysis
 from inspector.report.model import ClipEntry
 from inspector.report.pages import clip_html, index_html
 from shared.manifest import parse_manifest
@@ -52,7 +52,7 @@ def clone(library: Path, src_id: str, watcher: str, new_id: str) -> Path:
     for f in src.parent.glob(f"{src_id}.*"):
         shutil.copy2(f, dst_dir / f.name.replace(src_id, new_id))
     clip = dst_dir / f"{new_id}.mp4"
-    m = dataclasses.replace(parse_manifest(clip.with_suffix(".json").read_bytes()), id=new_id, file=clip.name)
+    m = parse_manifest(clip.with_suffix(".json").read_bytes()).model_copy(update={"id": new_id, "file": clip.name})
     clip.with_suffix(".json").write_bytes(m.to_json())
     apath = dst_dir / f"{new_id}.analysis.json"
     a = json.loads(apath.read_text())
@@ -225,13 +225,13 @@ def real_doc(hostile_library: dict) -> tuple[dict, ClipEntry]:
     return raw, e
 
 
-def _render(doc: AnalysisDoc, base: ClipEntry) -> None:
+def _render(doc: AnalysisResult, base: ClipEntry) -> None:
     from datetime import datetime
 
     from inspector.report.model import LibraryView
 
-    e = dataclasses.replace(base, analysis=doc, duration_s=doc.duration_s, motion_s=doc.active_s,
-                            people_peak=doc.people_peak)
+    e = dataclasses.replace(base, analysis=doc, duration_s=doc.video.duration_s, motion_s=doc.motion.active_s,
+                            people_peak=doc.people.peak)
     page = clip_html(e, e, e)
     assert page.endswith("</html>\n") and len(page) < 2_000_000
     index_html(LibraryView([e], [], 0, [], datetime.now(UTC)))

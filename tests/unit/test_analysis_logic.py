@@ -16,6 +16,7 @@ from inspector.analysis.images import EvenSampler, contact_sheet
 from inspector.analysis.limits import AnalysisLimits, Caps, FrameGuard, LimitExceeded, caps_for, manifest_problem
 from inspector.analysis.motion import MotionSettings, MotionTimeline
 from inspector.analysis.people import Box, nms
+from inspector.analysis.result import Video
 from inspector.analysis.runner import death_reason, parse_result
 from inspector.report.svg import _pool, sparkline
 from shared.manifest import Manifest
@@ -79,9 +80,9 @@ def test_manifest_comparison_names_each_disagreement() -> None:
                  started_at="2026-01-01T00:00:00.000Z", ended_at="2026-01-01T00:00:06.600Z", media_start_s=0.0,
                  media_end_s=6.6, motion_start_s=1.0, motion_end_s=2.0, peak_motion=0.1, salvaged=False,
                  duration_s=6.7)
-    good = {"width": 640, "height": 360, "frames": 100, "fps": 15.0, "duration_s": 6.7}
+    good = Video(codec="h264", width=640, height=360, frames=100, fps=15.0, duration_s=6.7)
     assert manifest_problems(good, m) == []
-    bad = dict(good, width=320, frames=60, fps=25.0, duration_s=4.0)
+    bad = good.model_copy(update={"width": 320, "frames": 60, "fps": 25.0, "duration_s": 4.0})
     problems = "; ".join(manifest_problems(bad, m))
     for needle in ("resolution 320x360", "decoded 60 frames, manifest 100", "25 fps", "duration 4.000 s"):
         assert needle in problems
@@ -137,7 +138,8 @@ def _manifest(**kw: object) -> Manifest:
                 media_end_s=1.933, motion_start_s=None, motion_end_s=None, peak_motion=0.0, salvaged=False,
                 duration_s=2.0)
     base.update(kw)
-    return Manifest(**base)  # type: ignore[arg-type]
+    # unchecked: some of these are over the limits in ways parse_manifest would refuse (1,000,000 frames in 2 s)
+    return Manifest.model_construct(**base)  # type: ignore[arg-type]
 
 
 def _refusal(call) -> str:
@@ -208,14 +210,24 @@ def test_motion_timeline_refuses_a_frame_past_its_bins() -> None:
 
 
 def test_a_child_result_is_parsed_totally() -> None:
-    good = {"analyzer_version": 1, "video": {"duration_s": 2.0}, "motion": {"peak": 0.1, "active_s": 1.0},
-            "people": {"peak": 2}}
-    assert parse_result(json.dumps({"analyzed": good, "peak_rss_mb": 99.5}).encode()) == ("analyzed", None, good, 99.5)
+    good = {"analyzer_version": 1, "file": "cam1_20261122T051825Z_0001.mp4", "clip_id": "cam1_20261122T051825Z_0001",
+            "sha256": "ab" * 32, "elapsed_s": 1.5, "cpu_s": 1.2,
+            "video": {"codec": "h264", "width": 640, "height": 360, "fps": 15.0, "frames": 30, "duration_s": 2.0},
+            "motion": {"bin_s": 0.1, "activity": [0.0, 0.1], "peak": 0.1, "peak_t": 0.1, "active_s": 1.0,
+                       "segments": [{"start_s": 0.1, "end_s": 1.1, "peak": 0.1, "box": [0.1, 0.1, 0.2, 0.2]}]},
+            "people": {"detector": "hog", "sampled": 4, "peak": 2, "per_second": [2, 0], "best_t": 0.5,
+                       "boxes": [[0.1, 0.1, 0.2, 0.5, 0.9], [0.5, 0.1, 0.2, 0.5, 0.8]]},
+            "stills": {"thumb_t": 0.1, "sheet_t": [0.0, 1.0], "thumb": "x.thumb.jpg", "sheet": "x.sheet.jpg",
+                       "people": None}}
+    kind, reason, data, peak = parse_result(json.dumps({"analyzed": good, "peak_rss_mb": 99.5}).encode())
+    assert (kind, reason, peak) == ("analyzed", None, 99.5) and data is not None
+    assert data.model_dump(mode="json") == good and json.loads(data.to_json()) == good
     assert parse_result(b'{"rejected": "over the limits: x"}') == ("rejected", "over the limits: x", None, None)
     for raw in (b"", b"\xff\xfe", b"[" * 100_000, b"[]", b'{"analyzed": 1}', b'{"a": 1, "b": 2}', b'{"failed": 3}',
                 json.dumps({"analyzed": dict(good, people={"peak": True})}).encode(),
                 json.dumps({"analyzed": dict(good, video={"duration_s": None})}).encode(),
-                b'{"analyzed": {"analyzer_version": 1, "video": {"duration_s": 1e999}}}'):
+                b'{"analyzed": {"analyzer_version": 1, "video": {"duration_s": 1e999}}}',
+                json.dumps({"analyzed": dict(good, stills=dict(good["stills"], thumb="../x.jpg"))}).encode()):
         kind, reason, data, _ = parse_result(raw)
         assert kind == "failed" and reason and data is None, raw[:40]
 
