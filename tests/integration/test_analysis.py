@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
