@@ -43,14 +43,13 @@ from pydantic import Field, field_validator, model_validator
 from inspector.analysis.limits import AnalysisLimits
 from shared.config import read_toml, validate_config
 from shared.errors import ConfigError
-from shared.naming import check_camera_name
-from shared.validation import Items, Problem, Strict
+from shared.validation import CameraName, Items, Problem, Strict
 
 _REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
 
 
 class WatcherEntry(Strict):
-    name: str = ""
+    name: CameraName = ""
     host: str = ""
     port: int = Field(default=22, ge=1, le=65535)
     user: str = ""
@@ -62,14 +61,6 @@ class WatcherEntry(Strict):
                                                 description="local: remote_dir is a directory on this machine")
     connect_timeout_s: float = Field(default=10.0, ge=0.5, le=300.0)
     io_timeout_s: float = Field(default=30.0, ge=0.5, le=600.0)
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, name: str) -> str:
-        problem = check_camera_name(name)
-        if problem:
-            raise ValueError(problem)
-        return name
 
     @field_validator("remote_dir")
     @classmethod

@@ -13,19 +13,38 @@ and the message in the house's words (``must be >= 1, got 0``), never pydantic's
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-__all__ = ["Items", "Problem", "Strict", "first_problem", "key_of", "validate"]
+from shared.naming import check_camera_name
+
+__all__ = ["CameraName", "Items", "Problem", "Strict", "checked_by", "first_problem", "key_of", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 # A tuple that also accepts a list (TOML arrays and JSON arrays arrive as lists); its items stay strict.
 Items = Annotated[tuple[T, ...], Field(strict=False)]
+
+
+def checked_by(check: Callable[[T], str | None]) -> AfterValidator:
+    """A field validator from one of the house's check functions (None: fine; else the problem, which
+    becomes the message)."""
+
+    def run(value: T) -> T:
+        problem = check(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(run)
+
+
+# A camera's (or a watcher's) name: shared.naming's rules, checked where it is read.
+CameraName = Annotated[str, checked_by(check_camera_name)]
 
 
 class Strict(BaseModel):

@@ -17,11 +17,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from shared.config import read_toml, validate_config
 from shared.naming import check_camera_name
-from shared.validation import Strict
+from shared.validation import CameraName, Strict
 from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
 from watcher.retention import RetentionSettings
@@ -43,18 +43,11 @@ def default_camera() -> str:
 
 
 class GeneralSettings(Strict):
-    camera: str = Field(default_factory=default_camera,
+    camera: CameraName = Field(default_factory=default_camera,
                         description="camera name used in clip ids (default: from the host name)")
     data_dir: str = Field(default="watcher-data", description="holds temp_clips/, recorded_clips/, status.json")
     status_interval_s: float = Field(default=2.0, ge=0.2, le=3600.0)
 
-    @field_validator("camera")
-    @classmethod
-    def _check_camera(cls, camera: str) -> str:
-        problem = check_camera_name(camera)
-        if problem:
-            raise ValueError(problem)
-        return camera
 
 
 class WatcherFile(Strict):
