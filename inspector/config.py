@@ -5,6 +5,7 @@
     max_backoff_s = 300                # a failing watcher is retried after 1, 2, 4, ... s, at most this
     min_transfer_kbytes_s = 16         # a clip slower than this (after transfer_grace_s) is abandoned,
     transfer_grace_s = 20              # its .part kept to resume
+    clips_in_flight = 16               # clips of one watcher pulled at once over its one connection
     max_clip_mb = 4096                 # a bigger clip is refused before download (asked again next pass)
     reserve_free_mb = 1024             # a clip that would leave less free space is refused before download
 
@@ -88,6 +89,8 @@ class InspectorSettings(Strict):
                                                      "abandoned, its .part kept to resume next time")
     transfer_grace_s: float = Field(default=20.0, ge=0.0, le=3600.0,
                                     description="seconds a clip's transfer may lag the floor before it counts")
+    clips_in_flight: int = Field(default=16, ge=1, le=64,
+                                 description="clips of one watcher pulled at once over its one connection")
     # storage limits (inspector.space): checked before each download
     max_clip_mb: float = Field(default=4096.0, ge=0.001, le=1_048_576.0,
                                description="a clip larger than this is refused before download")

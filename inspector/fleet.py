@@ -99,7 +99,8 @@ def _pull_watcher_once(entry: WatcherEntry, cfg: InspectorConfig, library: Libra
         catalog = Catalog(library.catalog_path)
         store = open_store(entry, cfg.settings, links=links)
         logger.info("[%s] connected", entry.name)
-        stats = Puller(entry, library, catalog, store, progress=progress, stop=stop).pull_once()
+        stats = Puller(entry, library, catalog, store, progress=progress, stop=stop,
+                       in_flight=cfg.settings.clips_in_flight).pull_once()
         if stop.is_set():
             return WatcherResult(entry.name, [stats], interrupted=True)
         catalog.watcher_ok(entry.name)
@@ -206,7 +207,8 @@ def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progre
                     if store is None:
                         store = open_store(entry, cfg.settings, links=links)
                         logger.info("[%s] connected", entry.name)
-                    stats = Puller(entry, library, catalog, store, progress=progress, stop=stop).pull_once()
+                    stats = Puller(entry, library, catalog, store, progress=progress, stop=stop,
+                       in_flight=cfg.settings.clips_in_flight).pull_once()
                     catalog.watcher_ok(entry.name)
                     if failures := backoff.reset():
                         logger.info("[%s] recovered after %d failed attempt(s)", entry.name, failures)

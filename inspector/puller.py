@@ -18,8 +18,17 @@ same size and sha256, is acknowledged (a no-op); with different bytes, the new d
 in quarantine beside a reason naming the stored clip, and the stored clip, its catalog row and
 the watcher's copy are left alone (see :meth:`Puller._conflict`).
 
-Threads: a Puller and its catalog connection and store belong to one watcher thread; it shares
-``library.space`` (its own lock) and its watcher's log memory (:mod:`inspector.pullstats`).
+Clips in flight: with ``in_flight`` > 1 (and a store that takes concurrent clips, see
+:attr:`~inspector.remote.RemoteStore.max_clips_in_flight`) a pass runs that many workers over the one
+store, each taking the next candidate in id order and doing everything above for it, so one clip's
+round trips (open, read, close, archive) overlap another's transfer. Each clip is still handled by one
+worker under its lock, start to end: the guarantees above hold per clip. A RemoteError or
+LocalStorageError in any worker stops the others taking new clips and ends the pass with that error
+once the clips in hand are done (or have failed).
+
+Threads: a Puller and its store belong to one watcher thread and its workers. Each worker has its
+own catalog connection (SQLite connections are per thread) and its own PullStats, added up at the end;
+they share ``library.space`` (its own lock) and the watcher's log memory (:mod:`inspector.pullstats`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from inspector.catalog import DONE_STATES, Catalog, ClipRow
@@ -59,17 +69,26 @@ Progress = Callable[[str, str, int, int], None]  # (watcher, clip id, bytes done
 class Puller:
     def __init__(self, entry: WatcherEntry, library: Library, catalog: Catalog, store: RemoteStore, *,
                  window: int = WINDOW, progress: Progress | None = None,
-                 stop: threading.Event | None = None, max_clips_per_pass: int = MAX_CLIPS_PER_PASS) -> None:
+                 stop: threading.Event | None = None, max_clips_per_pass: int = MAX_CLIPS_PER_PASS,
+                 in_flight: int = 1) -> None:
         self.entry = entry
         self.name = entry.name
         self.library = library
-        self.catalog = catalog
+        self._catalog = catalog  # the watcher thread's; each worker opens its own (see `catalog`)
+        self._local = threading.local()
         self.store = store
+        self.in_flight = max(1, in_flight)
         self.window = window
         self.progress = progress
         self.stop = stop or threading.Event()
         self.max_clips_per_pass = max_clips_per_pass
         self._reported = reported_for(entry.name)
+
+    @property
+    def catalog(self) -> Catalog:
+        """This thread's catalog connection: a worker's own, else the one the Puller was given."""
+        mine: Catalog | None = getattr(self._local, "catalog", None)
+        return mine or self._catalog
 
     def _skip(self, stats: PullStats, name: str, reason: str, *, level: int = logging.WARNING) -> None:
         stats.skip(name, reason)
@@ -87,12 +106,50 @@ class Puller:
         if stats.deferred or listing.names_left_out:
             logger.info("[%s] %d clips this pass; %d more (and %d names past the listing cap) next pass",
                         self.name, len(todo), stats.deferred, listing.names_left_out)
-        for cand in todo:
-            if self.stop.is_set():
-                break
-            self._pull_one(cand, stats)
+        workers = min(self.in_flight, self.store.max_clips_in_flight, len(todo))
+        if workers <= 1:
+            for cand in todo:
+                if self.stop.is_set():
+                    break
+                self._pull_one(cand, stats)
+        else:
+            self._pull_in_flight(iter(todo), workers, stats)
         self.catalog.add_skipped(self.name, stats.skipped_count)
         return stats
+
+    def _pull_in_flight(self, todo: Iterator[Candidate], workers: int, stats: PullStats) -> None:
+        """``workers`` threads take the candidates in order, one clip each at a time (module doc)."""
+        take = threading.Lock()
+        failed = threading.Event()
+        errors: list[BaseException] = []
+        done: list[PullStats] = []  # each worker's, also when it failed: what it stored still counts
+
+        def work() -> None:
+            mine = PullStats(self.name)
+            done.append(mine)
+            try:
+                self._local.catalog = Catalog(self.library.catalog_path)
+                try:
+                    while not (self.stop.is_set() or failed.is_set()):
+                        with take:
+                            cand = next(todo, None)
+                        if cand is None:
+                            break
+                        self._pull_one(cand, mine)
+                finally:
+                    self._local.catalog.close()
+                    self._local.catalog = None
+            except BaseException as e:
+                errors.append(e)
+                failed.set()
+
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"pull-{self.name}") as pool:
+            for _ in range(workers):
+                pool.submit(work)
+        for mine in done:
+            stats.add(mine)
+        if errors:
+            raise errors[0]
 
     def _report_listing(self, listing: Listing, stats: PullStats) -> None:
         """Skipped names become one summary line per pass: a warning when the picture changed since

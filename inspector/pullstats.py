@@ -2,8 +2,8 @@
 about each watcher, so a problem is logged once rather than on every poll, in bounded memory.
 
 Threads: ``_REPORTED`` maps a watcher name to its memory; the dict is guarded by ``_REPORTED_LOCK``
-and each entry is used only by its watcher's thread (``run`` makes a new Puller each pass, so the
-memory lives here rather than in the Puller).
+and each entry is used only by its watcher's threads (its clips in flight; ``_Recent`` has its own
+lock). ``run`` makes a new Puller each pass, so the memory lives here rather than in the Puller.
 """
 
 from __future__ import annotations
@@ -35,23 +35,39 @@ class PullStats:
         if len(self.skipped) < MAX_SKIP_NAMES:
             self.skipped[name] = reason
 
+    def add(self, other: PullStats) -> None:
+        """Fold in what another worker of the same pass did (clips in flight: one PullStats each)."""
+        for mine, theirs in ((self.stored, other.stored), (self.acked, other.acked),
+                             (self.quarantined, other.quarantined), (self.conflicts, other.conflicts),
+                             (self.refused, other.refused)):
+            mine.extend(theirs)
+        for name, reason in other.skipped.items():
+            if len(self.skipped) >= MAX_SKIP_NAMES:
+                break
+            self.skipped.setdefault(name, reason)
+        self.skipped_count += other.skipped_count
+        self.bytes_transferred += other.bytes_transferred
+
 
 class _Recent:
-    """A set that forgets its oldest members beyond ``cap``: what was already logged, in bounded memory."""
+    """A set that forgets its oldest members beyond ``cap``: what was already logged, in bounded memory.
+    Thread-safe: a watcher's clips in flight share it."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self._items: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def add(self, item: tuple[str, str]) -> bool:
         """Add ``item``; True if it was not there."""
-        if item in self._items:
-            self._items.move_to_end(item)
-            return False
-        self._items[item] = None
-        if len(self._items) > self.cap:
-            self._items.popitem(last=False)
-        return True
+        with self._lock:
+            if item in self._items:
+                self._items.move_to_end(item)
+                return False
+            self._items[item] = None
+            if len(self._items) > self.cap:
+                self._items.popitem(last=False)
+            return True
 
 
 @dataclass

@@ -51,6 +51,10 @@ class RemoteReader(Protocol):
 
 
 class RemoteStore(Protocol):
+    # How many clips a Puller may have in flight on this store at once, from as many threads (each open
+    # file used by one thread); 1: the store is used by one thread only.
+    max_clips_in_flight: int
+
     def list(self) -> Iterator[RemoteEntry]:
         """The directory's entries (lstat: links not followed), streamed: a directory of any size
         costs bounded memory. A name that is not valid UTF-8 comes decoded with ``surrogateescape``
@@ -121,7 +125,10 @@ class _LocalReader:
 
 
 class LocalStore:
-    """A watcher's recorded_clips/ reachable as a local directory."""
+    """A watcher's recorded_clips/ reachable as a local directory. Any number of threads may use it
+    (every call is its own system calls on paths or on a reader's own descriptor)."""
+
+    max_clips_in_flight = 64
 
     def __init__(self, remote_dir: str) -> None:
         self.dir = Path(remote_dir)

@@ -134,6 +134,8 @@ def _arrived(got: list[bytes], chunks: list[tuple[int, int]]) -> Iterator[bytes]
 
 
 class SftpStore:
+    max_clips_in_flight = 1  # one paramiko SFTPClient per thread (FACTS: sharing one has deadlocked)
+
     def __init__(self, entry: WatcherEntry, *, floor: RateFloor | None = None,
                  links: OpenLinks | None = None) -> None:
         """Connect and start the SFTP session; every step has a deadline (module doc). ``links``

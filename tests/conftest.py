@@ -33,6 +33,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_disk.py",
     "integration/test_inspector_faults.py",
     "integration/test_inspector_identity.py",
+    "integration/test_inspector_inflight.py",
     "integration/test_inspector_noise.py",
     "integration/test_inspector_pull.py",
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
