@@ -46,7 +46,7 @@ def open_store(entry: WatcherEntry, settings: InspectorSettings | None = None, *
                links: OpenLinks | None = None) -> RemoteStore:
     if entry.transport == "local":
         return LocalStore(entry.remote_dir)
-    from inspector.sftp import SftpStore  # paramiko only when SFTP is used
+    from inspector.sftp import SftpStore  # the ssh transport only when SFTP is used
 
     settings = settings or InspectorSettings()
     floor = RateFloor(settings.min_transfer_kbytes_s * 1000, settings.transfer_grace_s)

@@ -51,6 +51,9 @@ class RemoteReader(Protocol):
 
 
 class RemoteStore(Protocol):
+    """Thread safety: several threads may call one store at once (several clips in flight over one
+    connection); each :class:`RemoteReader` it opens is used by one thread at a time."""
+
     def list(self) -> Iterator[RemoteEntry]:
         """The directory's entries (lstat: links not followed), streamed: a directory of any size
         costs bounded memory. A name that is not valid UTF-8 comes decoded with ``surrogateescape``
@@ -73,8 +76,8 @@ class RemoteStore(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None:
-        """Cut the connection from any thread: every blocked call in the owning thread fails soon
-        after (used on SIGTERM); the owner still calls ``close``."""
+        """Cut the connection from any thread: every blocked call, in any thread, fails soon after
+        (used on SIGTERM); the owner still calls ``close``."""
         ...
 
 
