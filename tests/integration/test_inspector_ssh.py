@@ -5,7 +5,9 @@ and abort() from another thread ends a blocked read at once."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -17,8 +19,9 @@ from inspector.config import WatcherEntry
 from inspector.remote import RemoteError
 from inspector.sftp import HostKeyError, SftpStore
 from tests.inspector_env import big_clip
-from tests.inspector_net import via_link
+from tests.inspector_net import settings_toml, via_link
 from tests.netproxy import LinkProxy
+from tests.proc import ROOT
 
 
 def entry_of(toml: str) -> WatcherEntry:
@@ -128,3 +131,16 @@ def test_abort_from_another_thread_ends_a_blocked_read_at_once(tmp_path: Path, s
         store.close()
     assert not reader.is_alive() and len(outcome) == 1 and "stopping" in str(outcome[0]), outcome
     assert took < 3, f"the blocked read ended {took:.1f} s after abort()"
+
+
+def test_pull_without_the_ssh_client_says_how_to_install_it(tmp_path: Path, sshd) -> None:
+    remote = tmp_path / "pi" / "recorded_clips"
+    remote.mkdir(parents=True)
+    cfg = tmp_path / "i.toml"
+    cfg.write_text(settings_toml(tmp_path / "library", [sshd.watcher_toml("pi1", remote)]))
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    r = subprocess.run([sys.executable, "-m", "inspector", "pull", "--no-analyze", "--config", str(cfg)], cwd=ROOT,
+                       env=dict(os.environ, PATH=str(empty)), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 69, r.stderr[-2000:]
+    assert "'ssh' is not on PATH" in r.stderr and "apt install openssh-client" in r.stderr, r.stderr[-2000:]
