@@ -14,7 +14,8 @@ connection from any thread, which fails every blocked call at once.
 Speed: a file is read with a fixed budget of READ requests outstanding (``read_ahead`` of
 ``read_size`` bytes, the server's limits@openssh.com read length, at most 256 KiB), reassembled
 in order and handed on window by window with no pause between windows: memory is bounded by
-the budget plus one window, whatever the clip's size. The first requests of a transfer are small
+the budget plus one window, whatever the clip's size. The budget is per connection, shared
+fairly by the files read at once (:mod:`inspector.readahead`). The first requests of a transfer are small
 so a slow link delivers its first bytes (and the rate floor sees them) soon. A listing keeps
 READDIR_AHEAD requests in flight. Handles are closed without waiting for the reply.
 
@@ -36,6 +37,7 @@ from inspector import sftp_wire as wire
 from inspector.config import WatcherEntry
 from inspector.deadlines import RateFloor, TransferClock
 from inspector.links import OpenLinks
+from inspector.readahead import ReadBudget
 from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, archive_dir_of, check_name
 from inspector.sftp_session import Pending, SftpSession
 from inspector.ssh_pipe import HostKeyError
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 MAX_READ_SIZE = 256 * 1024  # the most one READ asks for, whatever the server allows
 FALLBACK_READ_SIZE = 32 * 1024  # a server without limits@openssh.com: the size every server takes
 READ_AHEAD = 64  # READ requests outstanding per file (tests/bench: 64 of 255 KiB fill loopback and a long link)
-RAMP_REQUESTS, RAMP_SIZE = 4, 32 * 1024  # the first requests of a transfer
+RAMP = (16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024)  # the first requests of a transfer: first bytes soon
 READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
 
 
@@ -86,20 +88,26 @@ class _SftpReader:
         s = self._session
         floor = self._store.floor
         clock = TransferClock(floor) if floor is not None else None
-        size, ahead = self._store.read_size, self._store.read_ahead
+        size, budget = self._store.read_size, self._store.budget
         end = offset + length
         inflight: deque[tuple[Pending, int, int]] = deque()
         asked, issued = offset, 0
         got: list[bytes | memoryview] = []
         got_len = 0
+        budget.join()
         try:
             while offset < end:
-                while asked < end and len(inflight) < ahead:
-                    n = min(RAMP_SIZE if issued < RAMP_REQUESTS else size, end - asked)
-                    inflight.append((s.send(wire.read, self._handle, asked, n), asked, n))
+                while asked < end and budget.take(len(inflight)):
+                    n = min(RAMP[issued] if issued < len(RAMP) else size, end - asked)
+                    try:
+                        inflight.append((s.send(wire.read, self._handle, asked, n), asked, n))
+                    except RemoteError:
+                        budget.give()
+                        raise
                     asked += n
                     issued += 1
                 p, at, n = inflight.popleft()
+                budget.give()  # its reply is consumed now (or the read fails)
                 data = self._data(p, clock, at, n)
                 got.append(data)
                 got_len += len(data)
@@ -116,6 +124,9 @@ class _SftpReader:
             if got:
                 yield b"".join(got)
             raise RemoteError(f"read failed at {offset}: {e}") from e
+        finally:
+            budget.give(len(inflight))  # abandoned: their replies are dropped when they come
+            budget.leave()
 
     def _data(self, p: Pending, clock: TransferClock | None, at: int, n: int) -> bytes | memoryview:
         reply = self._wait(p, clock)
@@ -164,6 +175,7 @@ class SftpStore:
         self.entry = entry
         self.floor = floor
         self.read_ahead = read_ahead
+        self.budget = ReadBudget(read_ahead)  # shared by every file read at once (clips in flight)
         self.read_size = FALLBACK_READ_SIZE
         self.dir = entry.remote_dir.rstrip("/") or "/"
         self.archive_dir = archive_dir_of(entry.remote_dir)
