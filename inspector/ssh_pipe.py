@@ -131,8 +131,11 @@ class SshPipe:
         self.authenticated = threading.Event()
         self._lock = threading.Lock()
         self._reaped = False
-        self.proc = subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0, start_new_session=True, close_fds=True)
+        try:
+            self.proc = subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, bufsize=0, start_new_session=True, close_fds=True)
+        except OSError as e:
+            raise RemoteError(f"cannot start {self._cmd[0]}: {e}") from e
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
