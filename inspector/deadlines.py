@@ -1,31 +1,26 @@
-"""Deadlines for the network steps paramiko leaves open.
+"""Deadlines of the SFTP transport, as pure objects with time passed in.
 
-paramiko bounds a channel read by the channel timeout alone: a Pi that trickles one byte just
-before each timeout keeps a clip's transfer going for days, and a reply paramiko waits for with
-no timeout at all (the answer to a subsystem request) blocks until the connection dies. Two tools:
+- :class:`IoWatch`: while any request is outstanding, the server must send something within
+  ``io_timeout_s``; a connection that stays silent that long is cut (the session's watchdog thread
+  asks :meth:`IoWatch.overdue`). Progress is counted in bytes arriving, not whole replies, so a
+  slow link with many large reads in flight is not taken for a dead one.
+- :class:`RateFloor`: a clip must arrive at ``bytes_per_s`` on average, after ``grace_s`` of
+  slack; a Pi trickling bytes just fast enough to beat the I/O timeout has that clip abandoned.
+- :class:`TransferClock`: one clip's transfer measured against a floor.
 
-- :class:`RateFloor` (pure) says how long a transfer may still wait for its next bytes: a clip
-  must arrive at ``bytes_per_s`` on average, after ``grace_s`` of slack.
-- :class:`DeadlineChannel` stands between paramiko's SFTP client and its channel: every ``recv``
-  gets the channel's I/O timeout, shortened while a transfer is timed to what the floor leaves,
-  and raises :class:`~inspector.remote.ClipAbandoned` once the floor is missed.
-- :func:`cut_after` runs a block under a watchdog that cuts the connection at a deadline, for
-  the one wait that takes no timeout.
+The handshake's deadline (spawn to VERSION within ``connect_timeout_s``) is a plain timed wait in
+:mod:`inspector.sftp_session`.
 
-Threads: a DeadlineChannel's transfer clock is started, read and stopped by the one thread that
-reads the SFTP session (the watcher's worker); paramiko's prefetch thread only calls ``send``,
-which passes straight through. :func:`cut_after`'s timer thread only calls ``cut``, which must be
-safe from any thread (SftpStore.abort is).
+Threads: an IoWatch is shared by the session's reader thread (``progress``), the threads that send
+requests (``sent``/``answered``) and the watchdog (``overdue``); one lock guards it. A
+TransferClock belongs to the one thread reading that file.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from inspector.remote import ClipAbandoned
 
@@ -43,70 +38,49 @@ class RateFloor:
         return done / self.bytes_per_s + self.grace_s - elapsed_s
 
 
-class DeadlineChannel:
-    """A paramiko Channel as the SFTP client sees it, with a deadline on every read (see module doc).
-    Everything but ``recv`` is passed through to the channel."""
+class IoWatch:
+    """Outstanding requests and the last sign of life from the server."""
 
-    def __init__(self, channel: Any, io_timeout_s: float) -> None:
-        self._channel = channel
+    def __init__(self, io_timeout_s: float, now: float) -> None:
         self.io_timeout_s = io_timeout_s
-        self._floor: RateFloor | None = None
-        self._t0 = 0.0
-        self._done = 0
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        self._last = now
 
-    def start_transfer(self, floor: RateFloor) -> None:
-        self._floor, self._t0, self._done = floor, time.monotonic(), 0
+    def sent(self, now: float) -> None:
+        with self._lock:
+            if self._outstanding == 0:
+                self._last = now  # the clock starts with the first request in flight
+            self._outstanding += 1
 
-    def stop_transfer(self) -> tuple[int, float]:
-        """Stop timing; return (bytes received, seconds) of the transfer."""
-        self._floor = None
-        return self._done, time.monotonic() - self._t0
+    def answered(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
 
-    def recv(self, n: int) -> bytes:
-        floor = self._floor
-        if floor is None:
-            self._channel.settimeout(self.io_timeout_s)
-            return bytes(self._channel.recv(n))
-        left = floor.time_left(time.monotonic() - self._t0, self._done)
-        if left <= 0:
-            raise self._abandoned(floor)
-        self._channel.settimeout(min(self.io_timeout_s, left))
-        try:
-            data = bytes(self._channel.recv(n))
-        except TimeoutError:
-            if floor.time_left(time.monotonic() - self._t0, self._done) <= 0:
-                raise self._abandoned(floor) from None
-            raise
-        self._done += len(data)
-        return data
+    def progress(self, now: float) -> None:
+        with self._lock:
+            self._last = now
 
-    def _abandoned(self, floor: RateFloor) -> ClipAbandoned:
-        elapsed = time.monotonic() - self._t0
+    def overdue(self, now: float) -> bool:
+        with self._lock:
+            return self._outstanding > 0 and now - self._last >= self.io_timeout_s
+
+
+class TransferClock:
+    """One file's transfer against a :class:`RateFloor`: ``done`` counts the bytes delivered."""
+
+    def __init__(self, floor: RateFloor) -> None:
+        self.floor = floor
+        self.t0 = time.monotonic()
+        self.done = 0
+
+    def time_left(self) -> float:
+        return self.floor.time_left(time.monotonic() - self.t0, self.done)
+
+    def abandoned(self) -> ClipAbandoned:
+        elapsed = time.monotonic() - self.t0
+        floor = self.floor
         return ClipAbandoned(
-            f"transfer too slow: {self._done} bytes in {elapsed:.1f} s "
-            f"({self._done / max(elapsed, 1e-9) / 1000:.1f} kB/s), below the floor of "
+            f"transfer too slow: {self.done} bytes in {elapsed:.1f} s "
+            f"({self.done / max(elapsed, 1e-9) / 1000:.1f} kB/s), below the floor of "
             f"{floor.bytes_per_s / 1000:g} kB/s after a grace of {floor.grace_s:g} s")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._channel, name)
-
-
-@contextmanager
-def cut_after(seconds: float, cut: Callable[[], None], name: str = "deadline") -> Iterator[threading.Event]:
-    """Run the block; if it is still running after ``seconds``, call ``cut`` (from a timer thread)
-    so that whatever it waits on fails. Yields an event that is set when the deadline fired."""
-    fired = threading.Event()
-
-    def fire() -> None:
-        fired.set()
-        cut()
-
-    timer = threading.Timer(seconds, fire)
-    timer.name = name
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()
-        timer.join()

@@ -33,6 +33,8 @@ from inspector.links import OpenLinks
 from inspector.puller import LocalStorageError, Progress, Puller
 from inspector.pullstats import PullStats
 from inspector.remote import LocalStore, RemoteError, RemoteStore
+from inspector.ssh_pipe import SshMissing, ssh_client
+from shared.errors import AppError
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def open_store(entry: WatcherEntry, settings: InspectorSettings | None = None, *
                links: OpenLinks | None = None) -> RemoteStore:
     if entry.transport == "local":
         return LocalStore(entry.remote_dir)
-    from inspector.sftp import SftpStore  # paramiko only when SFTP is used
+    from inspector.sftp import SftpStore  # the ssh transport only when SFTP is used
 
     settings = settings or InspectorSettings()
     floor = RateFloor(settings.min_transfer_kbytes_s * 1000, settings.transfer_grace_s)
@@ -145,7 +147,18 @@ def _join_all(threads: list[threading.Thread], seconds: float) -> None:
         t.join(max(0.0, deadline - time.monotonic()))
 
 
+class ClientMissing(AppError):
+    """A tool the configuration needs is not installed (the OpenSSH client for SFTP watchers)."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
 def _prepare(cfg: InspectorConfig) -> Library:
+    if any(w.transport == "sftp" for w in cfg.watchers):
+        try:
+            ssh_client()
+        except SshMissing as e:
+            raise ClientMissing(str(e)) from e
     library = Library.for_config(cfg)  # one per process: its watcher threads share the disk reservation
     library.create()
     Catalog(library.catalog_path).close()  # create the schema once, before the threads race to

@@ -51,8 +51,10 @@ class RemoteReader(Protocol):
 
 
 class RemoteStore(Protocol):
-    # How many clips a Puller may have in flight on this store at once, from as many threads (each open
-    # file used by one thread); 1: the store is used by one thread only.
+    """Thread safety: several threads may call one store at once (several clips in flight over one
+    connection); each :class:`RemoteReader` it opens is used by one thread at a time."""
+
+    # How many clips a Puller may have in flight on this store at once, each from its own thread.
     max_clips_in_flight: int
 
     def list(self) -> Iterator[RemoteEntry]:
@@ -77,8 +79,8 @@ class RemoteStore(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None:
-        """Cut the connection from any thread: every blocked call in the owning thread fails soon
-        after (used on SIGTERM); the owner still calls ``close``."""
+        """Cut the connection from any thread: every blocked call, in any thread, fails soon after
+        (used on SIGTERM); the owner still calls ``close``."""
         ...
 
 

@@ -1,153 +1,194 @@
-"""RemoteStore over SFTP (paramiko); the only module that imports paramiko.
+"""RemoteStore over SFTP: OpenSSH's ``ssh`` client as the transport (:mod:`inspector.ssh_pipe`),
+SFTP v3 spoken by us over its pipes (:mod:`inspector.sftp_wire`, :mod:`inspector.sftp_session`).
 
-Security: the host key must already be in the configured known_hosts (RejectPolicy; an
-unknown or changed key refuses the connection); only the configured key is used (no agent,
-no key search).
+Security: the host key must already be in the configured known_hosts (an unknown or changed key
+is a :class:`HostKeyError`); only the configured key is used; ssh reads no user configuration.
 
-Deadlines, step by step (paramiko leaves some steps without one):
-- TCP connect, SSH banner, key exchange, authentication, channel open: ``connect_timeout_s``
-  through paramiko's own timeouts.
-- The reply to the ``sftp`` subsystem request, which paramiko awaits with no timeout: a watchdog
-  cuts the connection after ``connect_timeout_s`` (:func:`~inspector.deadlines.cut_after`).
-- The SFTP handshake (``SFTPClient`` waits for the server's version): we open the channel
-  ourselves and the channel has a timeout *before* the handshake starts (``open_sftp`` sets none,
-  so a server that accepts the subsystem and never answers hung it forever).
-- Every SFTP read: ``io_timeout_s`` per read (the channel timeout; paramiko's keepalive alone never
-  notices a dead peer), and while a file is read, a floor on its average rate
-  (:class:`~inspector.deadlines.RateFloor`): a Pi trickling bytes just fast enough to beat the
-  per-read timeout has that clip abandoned (:class:`~inspector.remote.ClipAbandoned`); the
-  connection is then replaced by a fresh one (nothing left in flight), so the next clip goes on.
-- :meth:`SftpStore.abort` cuts the connection from any thread (SIGTERM), which fails every
-  blocked call at once.
+Deadlines: the handshake within ``connect_timeout_s``; every outstanding request answered (bytes
+arriving) within ``io_timeout_s`` or the connection is cut; while a clip is read, a floor on its
+average rate (:class:`~inspector.deadlines.RateFloor`): a clip arriving slower is abandoned
+(:class:`~inspector.remote.ClipAbandoned`); when it was the only file being read, the connection is
+replaced by a fresh one (the bytes still in flight for the old one would hold up the link), else
+the connection stays for the other clips in flight and the abandoned file's replies are dropped.
+:meth:`SftpStore.abort` cuts the connection from any thread, which fails every blocked call at once.
 
-Speed: paramiko never sets TCP_NODELAY and its ``get`` either waits one round trip per 32 KiB
-or queues the whole file. We pass our own socket with TCP_NODELAY, and read with ``readv``
-over windows of a few MiB: a bounded number of requests in flight, bounded memory.
+Speed: a file is read with a fixed budget of READ requests outstanding (``read_ahead`` of
+``read_size`` bytes, the server's limits@openssh.com read length, at most 256 KiB), reassembled
+in order and handed on window by window with no pause between windows: memory is bounded by
+the budget plus one window, whatever the clip's size. The budget is per connection, shared
+fairly by the files read at once (:mod:`inspector.readahead`). The first requests of a transfer are small
+so a slow link delivers its first bytes (and the rate floor sees them) soon. A listing keeps
+READDIR_AHEAD requests in flight. Handles are closed without waiting for the reply.
 
-Threads: one worker thread owns a store and everything it opens; ``abort`` (main thread) and
-the session-start watchdog (a timer thread) only shut the socket and close the transport,
-which paramiko allows from any thread.
+Threads: several threads may use one store at once (each open reader by one thread); the session
+demultiplexes replies. ``_lock`` guards the swap of ``session`` on renewal and abort. A renewal
+happens only when the abandoned clip was the one file being read; a call another thread starts
+in that moment fails (RemoteError: the pass ends, the next pass resumes).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import posixpath
-import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
 
-import paramiko
-from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
-
+from inspector import sftp_wire as wire
 from inspector.config import WatcherEntry
-from inspector.deadlines import DeadlineChannel, RateFloor, cut_after
+from inspector.deadlines import RateFloor, TransferClock
 from inspector.links import OpenLinks
-from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, archive_dir_of, check_name, kind_of
-from inspector.sftp_names import parse_name_reply
+from inspector.readahead import ReadBudget
+from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, archive_dir_of, check_name
+from inspector.sftp_session import Pending, SftpSession
+from inspector.ssh_pipe import HostKeyError
+
+__all__ = ["HostKeyError", "SftpStore"]
 
 logger = logging.getLogger(__name__)
 
-REQUEST_SIZE = 32 * 1024  # paramiko's per-request maximum
+MAX_READ_SIZE = 256 * 1024  # the most one READ asks for, whatever the server allows
+FALLBACK_READ_SIZE = 32 * 1024  # a server without limits@openssh.com: the size every server takes
+READ_AHEAD = 64  # READ requests outstanding per file (tests/bench: 64 of 255 KiB fill loopback and a long link)
+RAMP = (16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024)  # the first requests of a transfer: first bytes soon
 READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
-_ERRORS = (OSError, EOFError, paramiko.SSHException)
-_SILENT_OR_GONE = (TimeoutError, EOFError, paramiko.SSHException)  # not an error status from the server
 
 
-class HostKeyError(RemoteError):
-    """The server's host key is unknown or does not match known_hosts."""
-
-
-def _connect_socket(host: str, port: int, timeout: float) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+def _status_error(what: str, st: wire.Status) -> RemoteError:
+    """A RemoteError whose cause is the matching OSError (the puller tells 'gone' by FileNotFoundError)."""
+    text = st.message or f"status {st.code}"
+    cause: OSError
+    if st.code == wire.FX_NO_SUCH_FILE:
+        cause = FileNotFoundError(errno.ENOENT, text)
+    elif st.code == wire.FX_PERMISSION_DENIED:
+        cause = PermissionError(errno.EACCES, text)
+    else:
+        cause = OSError(text)
+    err = RemoteError(f"{what}: {text}")
+    err.__cause__ = cause
+    return err
 
 
 class _SftpReader:
-    def __init__(self, f: paramiko.SFTPFile, store: SftpStore) -> None:
-        self._f = f
+    def __init__(self, store: SftpStore, session: SftpSession, handle: bytes) -> None:
         self._store = store
-        self._channel = store.channel  # the session this file belongs to
+        self._session = session  # the connection this handle belongs to
+        self._handle = handle
 
     def fstat(self) -> tuple[int, float, str]:
-        try:
-            st = self._f.stat()
-        except _ERRORS as e:
-            raise RemoteError(f"fstat failed: {e}") from e
-        return int(st.st_size or 0), float(st.st_mtime or 0), kind_of(st.st_mode or 0)
+        reply = self._session.call(wire.fstat, self._handle)
+        if isinstance(reply, wire.Status):
+            raise _status_error("fstat failed", reply)
+        if not isinstance(reply, wire.Attrs):
+            raise self._session.protocol(f"unexpected reply {type(reply).__name__} to FSTAT")
+        return reply.size, reply.mtime, reply.kind
 
     def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
-        """Yield whole windows; when a window fails midway, first yield the part of it that arrived
-        (contiguous from its start), so the caller keeps it to resume from, then raise."""
-        end = offset + length
+        """Yield ``window`` bytes at a time; when the transfer fails midway, first yield what arrived
+        (contiguous from the last window), so the caller keeps it to resume from, then raise."""
+        s = self._session
         floor = self._store.floor
-        if floor is not None:
-            self._channel.start_transfer(floor)
+        clock = TransferClock(floor) if floor is not None else None
+        size, budget = self._store.read_size, self._store.budget
+        end = offset + length
+        inflight: deque[tuple[Pending, int, int]] = deque()
+        asked, issued = offset, 0
+        got: list[bytes | memoryview] = []
+        got_len = 0
+        budget.join()
         try:
             while offset < end:
-                n = min(window, end - offset)
-                chunks = [(o, min(REQUEST_SIZE, offset + n - o)) for o in range(offset, offset + n, REQUEST_SIZE)]
-                got: list[bytes] = []
-                try:
-                    for (_, want), data in zip(chunks, self._f.readv(chunks), strict=False):
-                        got.append(data)
-                        if len(data) != want:
-                            break
-                except ClipAbandoned:
-                    yield from _arrived(got, chunks)
-                    self._store.renew_session()  # the old session stopped mid-reply: never reuse it
-                    raise
-                except _ERRORS as e:
-                    if isinstance(e, _SILENT_OR_GONE):  # the connection is in doubt: do not wait on it again
-                        self._store.cut()  # (closing the file would wait io_timeout_s for its reply)
-                    yield from _arrived(got, chunks)
-                    at = offset + sum(map(len, got))
-                    raise RemoteError(f"read failed at {at}: {str(e) or type(e).__name__}") from e
-                data = b"".join(got)
-                if len(data) != n:
-                    raise RemoteError(f"short read: {len(data)} of {n} bytes at {offset}")
-                offset += n
-                yield data
+                while asked < end and budget.take(len(inflight)):
+                    n = min(RAMP[issued] if issued < len(RAMP) else size, end - asked)
+                    try:
+                        inflight.append((s.send(wire.read, self._handle, asked, n), asked, n))
+                    except RemoteError:
+                        budget.give()
+                        raise
+                    asked += n
+                    issued += 1
+                p, at, n = inflight.popleft()
+                budget.give()  # its reply is consumed now (or the read fails)
+                data = self._data(p, clock, at, n)
+                got.append(data)
+                got_len += len(data)
+                offset += len(data)
+                if got_len >= window or offset >= end:
+                    yield b"".join(got)
+                    got, got_len = [], 0
+        except ClipAbandoned:
+            if got:
+                yield b"".join(got)
+            if budget.readers() == 1:  # alone on it: the old connection still carries our replies in flight
+                self._store.renew_session()
+            # else other clips are in flight on it: keep it; this file's replies are dropped as they come
+            raise
+        except RemoteError as e:
+            if got:
+                yield b"".join(got)
+            raise RemoteError(f"read failed at {offset}: {e}") from e
         finally:
-            if floor is not None:
-                self._channel.stop_transfer()
+            budget.give(len(inflight))  # abandoned: their replies are dropped when they come
+            budget.leave()
+
+    def _data(self, p: Pending, clock: TransferClock | None, at: int, n: int) -> bytes | memoryview:
+        reply = self._wait(p, clock)
+        if isinstance(reply, wire.Status):
+            if reply.code == wire.FX_EOF:
+                raise RemoteError(f"file shrank while reading: end of file at {at}")
+            raise _status_error("read refused", reply)
+        if not isinstance(reply, wire.Data):
+            raise self._session.protocol(f"unexpected reply {type(reply).__name__} to READ")
+        data = reply.data
+        if clock is not None:
+            clock.done += len(data)
+        if len(data) == n:
+            return data
+        if len(data) > n or not data:
+            raise self._session.protocol(f"{len(data)} bytes in reply to a READ of {n}")
+        # a short read (allowed by the protocol): ask for the rest before going on in order
+        rest = self._data(self._session.send(wire.read, self._handle, at + len(data), n - len(data)),
+                          clock, at + len(data), n - len(data))
+        return bytes(data) + bytes(rest)
+
+    def _wait(self, p: Pending, clock: TransferClock | None) -> wire.Reply:
+        while True:
+            timeout = None
+            if clock is not None:
+                timeout = clock.time_left()
+                if timeout <= 0:
+                    raise clock.abandoned()
+            reply = self._session.wait(p, timeout)
+            if reply is not None:
+                return reply
 
     def close(self) -> None:
+        """Close the handle without waiting for the reply (it comes before any later one's)."""
         try:
-            self._f.close()
-        except _ERRORS:
-            pass  # the connection (or this session) is gone; nothing to release
-
-
-def _arrived(got: list[bytes], chunks: list[tuple[int, int]]) -> Iterator[bytes]:
-    """The leading chunks that arrived whole, as one piece (nothing if none did)."""
-    whole = []
-    for data, (_, want) in zip(got, chunks, strict=False):  # got may stop short
-        if len(data) != want:
-            break
-        whole.append(data)
-    if whole:
-        yield b"".join(whole)
+            self._session.send(wire.close, self._handle)
+        except RemoteError:
+            pass  # the connection is gone, and the handle with it
 
 
 class SftpStore:
-    max_clips_in_flight = 1  # one paramiko SFTPClient per thread (FACTS: sharing one has deadlocked)
+    max_clips_in_flight = 64  # threads may share it (module doc); the READ budget is the connection's
 
     def __init__(self, entry: WatcherEntry, *, floor: RateFloor | None = None,
-                 links: OpenLinks | None = None) -> None:
+                 links: OpenLinks | None = None, read_ahead: int = READ_AHEAD) -> None:
         """Connect and start the SFTP session; every step has a deadline (module doc). ``links``
         registers the store before its first network wait, so a stop can cut it at any step."""
         self.entry = entry
         self.floor = floor
+        self.read_ahead = read_ahead
+        self.budget = ReadBudget(read_ahead)  # shared by every file read at once (clips in flight)
+        self.read_size = FALLBACK_READ_SIZE
         self.dir = entry.remote_dir.rstrip("/") or "/"
         self.archive_dir = archive_dir_of(entry.remote_dir)
         self._links = links
+        self._lock = threading.Lock()
         self._aborted = threading.Event()
-        self._sock: socket.socket | None = None
-        self.client = paramiko.SSHClient()
+        self._session: SftpSession | None = None
         if links is not None:
             links.add(self)
         try:
@@ -157,198 +198,159 @@ class SftpStore:
             raise
 
     def _connect(self) -> None:
-        """A fresh TCP connection, SSH session and SFTP session."""
         entry = self.entry
-        client = paramiko.SSHClient()
-        client.load_host_keys(entry.known_hosts)  # raises if unreadable; never the system files
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        self.client = client
-        t = entry.connect_timeout_s
-        where = f"{entry.user}@{entry.host}:{entry.port}"
         if self._aborted.is_set():
-            raise self._cut_or(RemoteError("stopped"))
-        try:
-            self._sock = _connect_socket(entry.host, entry.port, t)
-        except OSError as e:
-            raise RemoteError(f"cannot reach {entry.host}:{entry.port}: {e}") from e
-        if self._aborted.is_set():  # abort() may have run while the socket was being made
-            self.cut()
-        try:
-            client.connect(
-                entry.host, port=entry.port, username=entry.user, key_filename=entry.identity_file,
-                allow_agent=False, look_for_keys=False, timeout=t, banner_timeout=t, auth_timeout=t,
-                channel_timeout=t, sock=self._sock,
-            )
-            transport = client.get_transport()
-            assert transport is not None
-            transport.set_keepalive(15)
+            raise self._stopped()
+
+        def up() -> None:
             logger.debug("[%s] ssh session up; starting the SFTP session", entry.name)
-            self.sftp, self.channel = self._open_session()
-        except paramiko.BadHostKeyException as e:
-            raise HostKeyError(f"{entry.host}:{entry.port}: host key does not match {entry.known_hosts}: {e}") from e
-        except paramiko.SSHException as e:
-            if "not found in known_hosts" in str(e):
-                raise HostKeyError(f"{entry.host}:{entry.port}: host key not in {entry.known_hosts} "
-                                   "(add it with 'inspector add-watcher')") from e
-            raise self._cut_or(RemoteError(f"ssh to {where} failed: {e}")) from e
-        except (OSError, EOFError) as e:
-            if isinstance(e, RemoteError):
-                raise
-            raise self._cut_or(RemoteError(f"ssh to {where} failed: {str(e) or type(e).__name__}")) from e
 
-    def _cut_or(self, error: RemoteError) -> RemoteError:
-        return RemoteError(f"connection to {self.entry.host}:{self.entry.port} cut: stopping") \
-            if self._aborted.is_set() else error
+        session = SftpSession(entry, on_authenticated=up)
+        with self._lock:
+            self._session = session
+        if self._aborted.is_set():  # abort() may have run before the session was registered
+            session.cut(self._stopped())
+        try:
+            session.start()
+        except RemoteError as e:
+            if self._aborted.is_set() and not isinstance(e, HostKeyError):
+                raise self._stopped() from e
+            raise
+        limits = session.limits
+        self.read_size = min(MAX_READ_SIZE, limits.max_read) if limits and limits.max_read else FALLBACK_READ_SIZE
+        self.read_size = min(self.read_size, session.max_packet - 1024)
+        logger.debug("[%s] SFTP session up: %d-byte reads, %d in flight", entry.name, self.read_size,
+                     self.read_ahead)
 
-    def _open_session(self) -> tuple[paramiko.SFTPClient, DeadlineChannel]:
-        """A new SFTP session (channel) on the connection, each step under ``connect_timeout_s``."""
-        t = self.entry.connect_timeout_s
-        transport = self.client.get_transport()
-        if transport is None or not transport.is_active():
-            raise self._cut_or(RemoteError("the SSH connection is closed"))
-        try:
-            raw = transport.open_session(timeout=t)
-        except _ERRORS as e:
-            raise self._cut_or(RemoteError(f"cannot open an SSH channel: {str(e) or type(e).__name__}")) from e
-        with cut_after(t, self.cut, f"sftp-start-{self.entry.name}") as fired:
-            try:
-                raw.invoke_subsystem("sftp")  # paramiko waits for the reply with no timeout
-            except _ERRORS as e:
-                raw.close()
-                if fired.is_set():
-                    raise RemoteError(f"no reply to the SFTP subsystem request within {t:g} s") from e
-                raise self._cut_or(RemoteError(f"SFTP subsystem refused: {str(e) or type(e).__name__}")) from e
-        raw.settimeout(t)  # before the handshake: SFTPClient() waits for the server's version reply
-        channel = DeadlineChannel(raw, t)
-        try:
-            sftp = paramiko.SFTPClient(channel)  # type: ignore[arg-type]  # duck-typed: it wraps a Channel
-        except TimeoutError as e:
-            raw.close()
-            raise RemoteError(f"SFTP handshake timed out after {t:g} s (the server accepted the sftp "
-                              "subsystem but never answered)") from e
-        except _ERRORS as e:
-            raw.close()
-            raise self._cut_or(RemoteError(f"SFTP handshake failed: {str(e) or type(e).__name__}")) from e
-        channel.io_timeout_s = self.entry.io_timeout_s
-        return sftp, channel
+    def _stopped(self) -> RemoteError:
+        return RemoteError(f"connection to {self.entry.host}:{self.entry.port} cut: stopping")
+
+    @property
+    def session(self) -> SftpSession:
+        with self._lock:
+            s = self._session
+        if s is None:
+            raise RemoteError("not connected")
+        return s
 
     def renew_session(self) -> None:
-        """Replace the connection by a fresh one. The old SFTP session may have stopped in the
-        middle of a reply, and on a slow link the bytes already in flight for it would hold up
-        anything else sent on that connection: a new connection leaves both behind."""
-        self.cut()
+        """Replace the connection by a fresh one (see the module doc)."""
+        with self._lock:
+            old, self._session = self._session, None
+        if old is not None:
+            old.close()
         self._connect()
 
     def _path(self, name: str) -> str:
         return posixpath.join(self.dir, check_name(name))
 
     def list(self) -> Iterator[RemoteEntry]:
-        """READDIR replies parsed one batch at a time (inspector.sftp_names says why not paramiko's
-        listdir_*), with READDIR_AHEAD requests in flight so a long listing over a slow link is not
-        one round trip per ~100 names. Replies are read in request order, which is how OpenSSH
-        answers; a server that reordered them would make a read wait for a reply paramiko already
-        dropped, which the channel timeout ends as a RemoteError. The handle is closed however the
-        iteration ends (after an error the connection is left to be dropped instead)."""
-        # paramiko's request API (_request, _async_request, _read_response) is private: not in its stubs
-        sftp: Any = self.sftp
+        """READDIR replies parsed one batch at a time (inspector.sftp_names), READDIR_AHEAD requests
+        in flight. The handle is closed however the iteration ends."""
+        s = self.session
         try:
-            t, msg = sftp._request(CMD_OPENDIR, self.dir)
-            if t != CMD_HANDLE:
-                raise RemoteError(f"cannot list {self.dir}: unexpected reply {t} to OPENDIR")
-            handle = msg.get_binary()
-        except _ERRORS as e:
+            reply = s.call(wire.opendir, self.dir)
+        except RemoteError as e:
             raise RemoteError(f"cannot list {self.dir}: {e}") from e
-        inflight: deque[int] = deque()
-        healthy, at_end = True, False
+        if isinstance(reply, wire.Status):
+            raise _status_error(f"cannot list {self.dir}", reply)
+        if not isinstance(reply, wire.Handle):
+            raise s.protocol(f"unexpected reply {type(reply).__name__} to OPENDIR")
+        handle = reply.handle
+        inflight: deque[Pending] = deque()
+        at_end = False
         try:
             while True:
                 try:
                     while not at_end and len(inflight) < READDIR_AHEAD:
-                        inflight.append(sftp._async_request(type(None), CMD_READDIR, handle))
+                        inflight.append(s.send(wire.readdir, handle))
                     if not inflight:
                         return
-                    try:
-                        t, msg = sftp._read_response(inflight.popleft())
-                    except EOFError:  # SSH_FX_EOF: the end of the directory (later requests say so too)
+                    batch = s.wait(inflight.popleft())
+                except RemoteError as e:
+                    raise RemoteError(f"cannot list {self.dir}: {e}") from e
+                if isinstance(batch, wire.Status):
+                    if batch.code == wire.FX_EOF:  # the end of the directory (later requests say so too)
                         at_end = True
                         continue
-                except _ERRORS as e:
-                    healthy = False
-                    raise RemoteError(f"cannot list {self.dir}: {e}") from e
-                try:
-                    if t != CMD_NAME:
-                        raise ValueError(f"unexpected reply {t} to READDIR")
-                    batch = parse_name_reply(msg.get_remainder())
-                except ValueError as e:
-                    raise RemoteError(f"malformed listing of {self.dir}: {e}") from e
-                yield from batch
+                    raise _status_error(f"cannot list {self.dir}", batch)
+                if not isinstance(batch, wire.Name):
+                    raise s.protocol(f"unexpected reply {type(batch).__name__} to READDIR")
+                yield from batch.entries
         finally:
-            if healthy:
-                try:
-                    for num in inflight:  # already on their way: collect them before closing the handle
-                        try:
-                            sftp._read_response(num)
-                        except EOFError:
-                            pass
-                    sftp._request(CMD_CLOSE, handle)
-                except _ERRORS:
-                    pass
+            try:
+                s.send(wire.close, handle)  # after the READDIRs in flight; their replies are dropped
+            except RemoteError:
+                pass
 
     def open(self, name: str) -> _SftpReader:
+        s = self.session
         try:
-            f = self.sftp.open(self._path(name), "rb")
-        except _ERRORS as e:
+            reply = s.call(wire.open_read, self._path(name))
+        except RemoteError as e:
             raise RemoteError(f"cannot open {name}: {e}") from e
-        return _SftpReader(f, self)
+        if isinstance(reply, wire.Status):
+            raise _status_error(f"cannot open {name}", reply)
+        if not isinstance(reply, wire.Handle):
+            raise s.protocol(f"unexpected reply {type(reply).__name__} to OPEN")
+        return _SftpReader(self, s, reply.handle)
 
     def archive(self, name: str) -> None:
-        """posix_rename into ``transferred/``, which must exist: deploy creates it, and the Pi's SFTP
+        """posix-rename into ``transferred/``, which must exist: deploy creates it, and the Pi's SFTP
         account cannot create directories (nor does the inspector try)."""
+        s = self.session
         src = self._path(name)
+        if wire.POSIX_RENAME not in s.extensions:
+            raise RemoteError(f"cannot archive {name}: the watcher's SFTP server lacks posix-rename@openssh.com")
         try:
-            self.sftp.posix_rename(src, posixpath.join(self.archive_dir, name))
+            reply = s.call(wire.posix_rename, src, posixpath.join(self.archive_dir, name))
+        except RemoteError as e:
+            raise RemoteError(f"cannot archive {name}: {e}") from e
+        if isinstance(reply, wire.Status) and reply.code == wire.FX_OK:
             return
-        except FileNotFoundError:
-            pass  # the clip is gone (archived by an earlier pass) or transferred/ is missing
-        except _ERRORS as e:
+        if not (isinstance(reply, wire.Status) and reply.code == wire.FX_NO_SUCH_FILE):
+            raise self._unexpected(s, f"cannot archive {name}", reply, "posix-rename")
+        try:  # the clip is gone (archived by an earlier pass) or transferred/ is missing
+            st = s.call(wire.lstat, src)
+        except RemoteError as e:
             raise RemoteError(f"cannot archive {name}: {e}") from e
-        try:
-            self.sftp.lstat(src)
-        except FileNotFoundError:
+        if isinstance(st, wire.Status) and st.code == wire.FX_NO_SUCH_FILE:
             return  # already archived
-        except _ERRORS as e:
-            raise RemoteError(f"cannot archive {name}: {e}") from e
+        if not isinstance(st, wire.Attrs):
+            raise self._unexpected(s, f"cannot archive {name}", st, "LSTAT")
         raise RemoteError(f"cannot archive {name}: {self.archive_dir} does not exist on the watcher "
                           "(deploy creates it; the inspector's account cannot create directories)")
 
     def delete(self, name: str) -> None:
+        s = self.session
         try:
-            self.sftp.remove(self._path(name))
-        except FileNotFoundError:
-            pass
-        except _ERRORS as e:
+            reply = s.call(wire.remove, self._path(name))
+        except RemoteError as e:
             raise RemoteError(f"cannot delete {name}: {e}") from e
+        if isinstance(reply, wire.Status) and reply.code in (wire.FX_OK, wire.FX_NO_SUCH_FILE):
+            return
+        raise self._unexpected(s, f"cannot delete {name}", reply, "REMOVE")
+
+    @staticmethod
+    def _unexpected(s: SftpSession, what: str, reply: wire.Reply, op: str) -> RemoteError:
+        if isinstance(reply, wire.Status):
+            return _status_error(what, reply)
+        return s.protocol(f"unexpected reply {type(reply).__name__} to {op}")
 
     def close(self) -> None:
-        """Close the connection (no polite SFTP close: on a silent link it could wait)."""
+        """Kill ssh and reap it (no polite SFTP close: on a silent link it could wait)."""
         if self._links is not None:
             self._links.discard(self)
-        self.client.close()
-        if self._sock is not None:
-            self._sock.close()
+        with self._lock:
+            s, self._session = self._session, None
+        if s is not None:
+            s.close()
 
     def abort(self) -> None:
         """Cut the connection from any thread, for good: blocked reads, waits and handshakes fail
         at once, and no new connection is made."""
         self._aborted.set()
-        self.cut()
-
-    def cut(self) -> None:
-        """Close this connection now (any thread); the store is unusable until ``renew_session``."""
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # not connected (any more)
-        self.client.close()
+        with self._lock:
+            s = self._session
+        if s is not None:
+            s.cut(self._stopped())

@@ -22,6 +22,9 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_deadlines.py",
     "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
+    "unit/test_readahead.py",
+    "unit/test_sftp_wire.py",
+    "unit/test_ssh_command.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
     "integration/test_catalog_rebuild.py",
@@ -39,6 +42,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",
     "integration/test_inspector_sigterm.py",
+    "integration/test_inspector_ssh.py",  # the SFTP transport over OpenSSH's ssh
     "integration/test_report.py",
     "integration/test_report_hostile.py",
 })

@@ -3,7 +3,7 @@ last, one JSON object with its measurements.
 
     detector   our motion detector vs a naive full-resolution reference on the same 720p frames,
                plus the pre-roll's memory for 5 s of 720p30 vs raw frames
-    sftp       our SFTP pull vs OpenSSH sftp vs paramiko's get, same file, same loopback sshd
+    sftp       our SFTP pull vs OpenSSH sftp -b, same file, same sshd (loopback or a LinkProxy; --help)
     analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
     stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
                side by side (options: python -m tests.bench stacks --help)
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     elif name == "sftp":
         from tests.bench import sftp
 
-        result = sftp.run()
+        result = sftp.run(argv[1:])
     else:
         print(__doc__)
         return 2

@@ -23,8 +23,8 @@ from shared.errors import ConfigError
 
 PI1 = ('[[watcher]]\nname = "pi1"\nhost = "pi1.lan"\nuser = "inspector"\nidentity_file = "key"\n'
        'known_hosts = "kh"\nremote_dir = "/data/recorded_clips"\n')
-TOP_KEYS = ("analysis, cleanup, clips_in_flight, library, max_backoff_s, max_clip_mb, min_transfer_kbytes_s, poll_interval_s, "
-            "reserve_free_mb, transfer_grace_s, watcher")
+TOP_KEYS = ("analysis, cleanup, clips_in_flight, library, max_backoff_s, max_clip_mb, min_transfer_kbytes_s, "
+            "poll_interval_s, reserve_free_mb, transfer_grace_s, watcher")
 ENTRY_KEYS = ("after_transfer, connect_timeout_s, host, identity_file, io_timeout_s, known_hosts, name, port, "
               "remote_dir, transport, user")
 LOCAL = '[[watcher]]\nname = "{name}"\ntransport = "local"\nremote_dir = "/srv/{name}"\n'

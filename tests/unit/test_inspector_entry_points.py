@@ -7,6 +7,7 @@ import pytest
 
 import inspector.add_watcher
 import inspector.catalog_guard
+import inspector.fleet
 import inspector.hostkeys
 import shared.errors
 from inspector.__main__ import build_parser as inspector_parser
@@ -41,9 +42,11 @@ def test_the_child_takes_the_level_name_the_runner_passes() -> None:
 
 def test_the_error_list_is_complete() -> None:
     assert {c.__module__ for c in INSPECTOR_ERRORS} == {
-        inspector.add_watcher.__name__, inspector.catalog_guard.__name__, inspector.hostkeys.__name__}
+        inspector.add_watcher.__name__, inspector.catalog_guard.__name__, inspector.fleet.__name__,
+        inspector.hostkeys.__name__}
     codes = {c.__name__: c.exit_code for c in INSPECTOR_ERRORS}
     assert codes["Refused"] == 1 and codes["CatalogError"] == 65 and codes["HostUnreachable"] == 69
+    assert codes["ClientMissing"] == 69  # no ssh client for the SFTP watchers
 
 
 @pytest.mark.parametrize("cls", INSPECTOR_ERRORS, ids=lambda c: c.__name__)
