@@ -7,23 +7,61 @@ equal share (at least one request), so the replies held in memory stay bounded b
 Threads: every reader thread calls ``join``/``take``/``give``/``leave``; one condition guards the
 counts. A reader blocks in ``take`` only when it has nothing outstanding, so it never waits on
 itself; the others give their requests back as their replies are consumed or abandoned.
+
+The budget follows the link (:meth:`ReadBudget.delivered`): it is what the link delivers in
+``queue_s`` at the rate measured over the last ``sample_s``, in requests of ``request_bytes``,
+between ``least`` and ``most``. So a fast link (or loopback) gets the whole budget after a fraction
+of a second, a long fat link keeps well over bandwidth x round trip outstanding, and a slow link
+queues only about ``queue_s`` of replies: a clip that joins the connection then gets its first bytes
+soon instead of behind megabytes of another clip's, and an abandoned clip leaves little behind.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
+from collections.abc import Callable
+
+QUEUE_S = 0.5  # seconds of the measured rate kept outstanding
+SAMPLE_S = 0.1  # the rate is measured over at least this long
 
 
 class ReadBudget:
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self, most: int, *, start: int | None = None, least: int = 2, request_bytes: int = 256 * 1024,
+                 queue_s: float = QUEUE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        """``most`` requests at the most; ``start`` (default ``most``) until :meth:`delivered` measures."""
+        self.most, self.least = most, min(least, most)
+        self.total = most if start is None else max(self.least, min(start, most))
+        self.request_bytes = request_bytes
+        self.queue_s = queue_s
+        self._clock = clock
         self._cond = threading.Condition()
         self._used = 0
         self._readers = 0
+        self._bytes = 0
+        self._since = clock()
 
     def join(self) -> None:
         with self._cond:
+            if not self._readers:  # a new transfer: the idle time before it is not the link's rate
+                self._bytes, self._since = 0, self._clock()
             self._readers += 1
+
+    def delivered(self, nbytes: int) -> None:
+        """``nbytes`` arrived (a READ's reply): every ``SAMPLE_S`` the budget is set from the rate."""
+        with self._cond:
+            self._bytes += nbytes
+            now = self._clock()
+            elapsed = now - self._since
+            if elapsed < SAMPLE_S:
+                return
+            rate = self._bytes / elapsed
+            self._bytes, self._since = 0, now
+            total = max(self.least, min(self.most, math.ceil(rate * self.queue_s / self.request_bytes)))
+            if total != self.total:
+                self.total = total
+                self._cond.notify_all()
 
     def leave(self) -> None:
         with self._cond:

@@ -12,11 +12,12 @@ replaced by a fresh one (the bytes still in flight for the old one would hold up
 the connection stays for the other clips in flight and the abandoned file's replies are dropped.
 :meth:`SftpStore.abort` cuts the connection from any thread, which fails every blocked call at once.
 
-Speed: a file is read with a fixed budget of READ requests outstanding (``read_ahead`` of
+Speed: a file is read with a budget of READ requests outstanding (at most ``read_ahead`` of
 ``read_size`` bytes, the server's limits@openssh.com read length, at most 256 KiB), reassembled
 in order and handed on window by window with no pause between windows: memory is bounded by
 the budget plus one window, whatever the clip's size. The budget is per connection, shared
-fairly by the files read at once (:mod:`inspector.readahead`). The first requests of a transfer are small
+fairly by the files read at once, and follows the link: about half a second of what it delivers
+(:mod:`inspector.readahead`), so a slow link is not queued megabytes deep. The first requests of a transfer are small
 so a slow link delivers its first bytes (and the rate floor sees them) soon. A listing keeps
 READDIR_AHEAD requests in flight. Handles are closed without waiting for the reply.
 
@@ -111,6 +112,7 @@ class _SftpReader:
                 p, at, n = inflight.popleft()
                 budget.give()  # its reply is consumed now (or the read fails)
                 data = self._data(p, clock, at, n)
+                budget.delivered(len(data))
                 got.append(data)
                 got_len += len(data)
                 offset += len(data)
@@ -181,7 +183,8 @@ class SftpStore:
         self.entry = entry
         self.floor = floor
         self.read_ahead = read_ahead
-        self.budget = ReadBudget(read_ahead)  # shared by every file read at once (clips in flight)
+        # shared by every file read at once (clips in flight); starts small and follows the link's rate
+        self.budget = ReadBudget(read_ahead, start=2)
         self.read_size = FALLBACK_READ_SIZE
         self.dir = entry.remote_dir.rstrip("/") or "/"
         self.archive_dir = archive_dir_of(entry.remote_dir)
@@ -219,6 +222,7 @@ class SftpStore:
         limits = session.limits
         self.read_size = min(MAX_READ_SIZE, limits.max_read) if limits and limits.max_read else FALLBACK_READ_SIZE
         self.read_size = min(self.read_size, session.max_packet - 1024)
+        self.budget.request_bytes = self.read_size
         logger.debug("[%s] SFTP session up: %d-byte reads, %d in flight", entry.name, self.read_size,
                      self.read_ahead)
 

@@ -44,3 +44,38 @@ def test_a_reader_with_nothing_outstanding_waits_for_a_request_given_back() -> N
     b.give()
     waiting.join(10)
     assert granted.is_set()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_follows_the_rate_the_link_delivers() -> None:
+    clock = _Clock()
+    kib = 1024
+    b = ReadBudget(64, start=2, least=2, request_bytes=256 * kib, queue_s=0.5, clock=clock)
+    assert b.total == 2
+    b.join()
+    clock.now += 0.25
+    b.delivered(50 * 1024 * kib)  # 200 MiB/s (loopback): half a second of it is far over the most
+    assert b.total == 64
+    clock.now += 1.0
+    b.delivered(5 * 1024 * kib)  # 5 MiB/s (a long link): 2.5 MiB outstanding, 10 requests
+    assert b.total == 10
+    clock.now += 2.0
+    b.delivered(50 * kib)  # 25 KiB/s (a trickle): the least, so a clip joining gets its first bytes soon
+    assert b.total == 2
+    clock.now += 0.05
+    b.delivered(10 * 1024 * kib)  # within one sample: not measured yet
+    assert b.total == 2
+    b.leave()
+    clock.now += 3600.0  # idle, then a new transfer: the idle hour is not the link's rate
+    b.join()
+    clock.now += 0.25
+    b.delivered(2560 * kib)  # 10 MiB/s: 20 requests
+    assert b.total == 20
+    b.leave()
