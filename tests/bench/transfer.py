@@ -11,7 +11,9 @@ in a rotating order, so each sees the same machine state):
            ``rsync -a --remove-source-files -e ssh``, a fresh copy of the backlog for each run
   link_*   both again through tests/netproxy.py's LinkProxy (in a child process): --rtt-ms round
            trip (half of it each way), --mbit bandwidth (not with --no-link)
-  rss      the inspector's peak RSS pulling one clip of each --rss-mb size, each pull a child process
+  session  one ``ssh HOST true`` per way and repeat: the fixed cost rsync pays for its remote command
+           (connection + the account's login shell) and the SFTP subsystem does not; shown, not subtracted
+  rss      the inspector's peak RSS (VmHWM) pulling one clip of each --rss-mb size, each pull a child process
 Every tool logs in with the inspector's key and pinned known_hosts only (tests/bench/transfer_tools.py)
 and what it moved is checked (sizes, sha256, sources removed or archived) before its time counts.
 Last line: JSON with big_ratio (inspector ÷ sftp MB/s), backlog_ratio (inspector ÷ rsync clips/s),
@@ -47,6 +49,7 @@ from tests.bench.transfer_tools import (
     run_rsync_one,
     run_scp,
     run_sftp,
+    run_ssh_true,
     sha256_file,
 )
 from tests.inspector_env import big_clip, write_config
@@ -139,7 +142,7 @@ class Way:
     """One way to the watcher (loopback or the proxied link): how the tools log in, and the inspector's
     config for each remote directory."""
 
-    name: str  # "" for loopback, "link_" for the proxy: the prefix of its result keys
+    prefix: str  # "" for loopback, "link_" for the proxy: the prefix of its result keys
     endpoint: Endpoint
     one_config: Path
     backlog_config: Path
@@ -179,14 +182,14 @@ def _pinned_for(port: int, sshd: ThrowawaySshd, path: Path) -> Path:
     return path
 
 
-def _way(name: str, port: int, sshd: ThrowawaySshd, tmp: Path, remotes: dict[str, Path]) -> Way:
-    known_hosts = sshd.known_hosts if port == sshd.port else _pinned_for(port, sshd, tmp / f"known_hosts-{name}")
+def _way(prefix: str, port: int, sshd: ThrowawaySshd, tmp: Path, remotes: dict[str, Path]) -> Way:
+    known_hosts = sshd.known_hosts if port == sshd.port else _pinned_for(port, sshd, tmp / f"known_hosts-{port}")
     configs = {}
     for kind, remote in remotes.items():
         toml = table(sshd.watcher_toml(WATCHER, remote, after_transfer="archive"), port=port,
                      known_hosts=str(known_hosts))
-        configs[kind] = write_config(tmp / f"inspector-{name}{kind}.toml", tmp / f"library-{name}{kind}", [toml])
-    return Way(name, Endpoint(port, sshd.user, sshd.user_key, known_hosts), configs["one"], configs["backlog"])
+        configs[kind] = write_config(tmp / f"inspector-{prefix}{kind}.toml", tmp / f"library-{prefix}{kind}", [toml])
+    return Way(prefix, Endpoint(port, sshd.user, sshd.user_key, known_hosts), configs["one"], configs["backlog"])
 
 
 class Bench:
@@ -201,8 +204,20 @@ class Bench:
         self.seconds: dict[str, dict[str, list[float]]] = {}  # case -> tool -> seconds per run
         self.rss: dict[str, list[dict[str, int]]] = {}  # MB -> one entry per run
 
-    def way(self, name: str, port: int) -> Way:
-        return _way(name, port, self.sshd, self.tmp, self.remotes)
+    def prepare(self) -> None:
+        """Make every source clip the run needs, then write them out, so that no tool's run pays for
+        the writeback of files made before it."""
+        if self.opts.wants("big"):
+            self.sources.one_clip(self.opts.big_mb)
+        if self.opts.wants("backlog"):
+            self.sources.backlog(self.opts.backlog)
+        if self.opts.wants("rss"):
+            for mb in self.opts.rss_mb:
+                self.sources.one_clip(mb)
+        os.sync()
+
+    def way(self, prefix: str, port: int) -> Way:
+        return _way(prefix, port, self.sshd, self.tmp, self.remotes)
 
     def _fresh(self, kind: str, src: Path) -> Path:
         remote = self.remotes[kind]
@@ -228,7 +243,12 @@ class Bench:
         }
         for tool in _rotated(BIG_TOOLS, turn):
             self._fresh("one", src)
-            self._record(f"{way.name}big", tool, runs[tool])
+            self._record(f"{way.prefix}big", tool, runs[tool])
+
+    def session(self, way: Way) -> None:
+        """The fixed cost of one ssh session running a command (connection + login shell), which
+        rsync pays and the SFTP subsystem does not: reported beside the transfers, not in them."""
+        self._record(f"{way.prefix}session", "ssh_true", lambda: run_ssh_true(way.endpoint))
 
     def backlog(self, way: Way, turn: int) -> None:
         src = self.sources.backlog(self.opts.backlog)
@@ -239,14 +259,14 @@ class Bench:
         }
         for tool in _rotated(BACKLOG_TOOLS, turn):
             self._fresh("backlog", src)
-            self._record(f"{way.name}backlog", tool, runs[tool])
+            self._record(f"{way.prefix}backlog", tool, runs[tool])
 
     def peak_rss(self, way: Way) -> None:
         """One pull of each size in a child process of its own; its VmHWM (and ru_maxrss, see result())."""
         for mb in self.opts.rss_mb:
             src, _, sha = self.sources.one_clip(mb)
             self._fresh("one", src)
-            library = Library(self.tmp / f"library-{way.name}one")
+            library = Library(self.tmp / f"library-{way.prefix}one")
             shutil.rmtree(library.root, ignore_errors=True)
             try:
                 r = subprocess.run([sys.executable, "-m", "tests.bench.transfer_child", "pull", str(way.one_config)],
@@ -289,6 +309,10 @@ class Bench:
                 lines.append(f"backlog {o.backlog} x 1 MB + manifests, {where}: " + " | ".join(
                     f"{t} {cps[t]:.1f} clips/s ({backlog[t]:.2f} s)" for t in BACKLOG_TOOLS if t in backlog)
                     + f"  -> {prefix}backlog_ratio {out[f'{prefix}backlog_ratio']}")
+            if session := self.median_s(f"{prefix}session"):
+                out[f"{prefix}ssh_session_s"] = round(session["ssh_true"], 3)
+                lines.append(f"one ssh session running `true`, {where}: {session['ssh_true']:.2f} s "
+                             "(in rsync's times, not in sftp's or the inspector's)")
         if self.rss:
             # VmHWM: the child's own peak. Its ru_maxrss also counts the pages it had between fork and exec
             # (Linux keeps the old mm's high-water mark across execve): at least this benchmark's own RSS.
@@ -323,6 +347,7 @@ def run(opts: Options) -> dict[str, object]:
             stack.callback(sshd.stop)
             sshd.start()
             bench = Bench(opts, tmp, sshd)
+            bench.prepare()
             ways = [bench.way("", sshd.port)]
             if opts.link and (opts.wants("big") or opts.wants("backlog")):
                 port = stack.enter_context(link_process(sshd.port, opts.rtt_ms / 2000, opts.mbit * 1e6 / 8))
@@ -333,6 +358,8 @@ def run(opts: Options) -> dict[str, object]:
                         bench.big(way, turn)
                     if opts.wants("backlog"):
                         bench.backlog(way, turn)
+                    if opts.wants("big") or opts.wants("backlog"):
+                        bench.session(way)
                 if opts.wants("rss"):
                     bench.peak_rss(ways[0])
             return bench.result()

@@ -165,6 +165,12 @@ def _rsync_ssh(ep: Endpoint) -> str:
     return shlex.join(["ssh", "-p", str(ep.port), *ep.ssh_options()])
 
 
+def run_ssh_true(ep: Endpoint) -> float:
+    """``ssh HOST true``: what any tool that runs a remote command (rsync) pays before its first byte:
+    the connection and the account's login shell starting (root's ~/.bashrc runs pyenv here)."""
+    return _run(["ssh", "-p", str(ep.port), *ep.ssh_options(), ep.login, "true"])
+
+
 def run_rsync_one(ep: Endpoint, remote_file: Path, dest: Path, size: int, sha: str) -> float:
     try:
         dt = _run(["rsync", "-e", _rsync_ssh(ep), f"{ep.login}:{remote_file}", str(dest)])
