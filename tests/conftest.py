@@ -27,6 +27,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_ssh_command.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
+    "integration/test_bench_transfer.py",  # through tests.bench.transfer
     "integration/test_catalog_rebuild.py",
     "integration/test_cleanup_race.py",  # the watcher's cleanup racing the inspector's pull
     "integration/test_deploy_add_watcher.py",

@@ -18,7 +18,8 @@ set -euo pipefail
 PACKAGES=(
   python3-venv      # .venv and .venv-pi: Debian's python3 has no ensurepip without it
   openssh-server    # the inspector is tested against a real /usr/sbin/sshd
-  openssh-client    # ssh-keygen makes the throwaway keys
+  openssh-client    # ssh-keygen makes the throwaway keys; sftp and scp race the inspector (tests.bench transfer)
+  rsync             # tests.bench transfer races the inspector against rsync (tests/integration/test_bench_transfer.py)
   shellcheck        # deploy/*.sh and this script are linted by the tests
   systemd           # systemd-analyze verifies the unit files
   chromium          # the report is opened in headless Chromium (/usr/bin/chromium)

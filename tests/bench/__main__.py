@@ -3,7 +3,9 @@ last, one JSON object with its measurements.
 
     detector   our motion detector vs a naive full-resolution reference on the same 720p frames,
                plus the pre-roll's memory for 5 s of 720p30 vs raw frames
-    sftp       our SFTP pull vs OpenSSH sftp -b, same file, same sshd (loopback or a LinkProxy; --help)
+    transfer   the inspector's pull vs OpenSSH sftp/scp and rsync, one big clip and a backlog of small ones,
+               on loopback and through a delay/bandwidth proxy, plus the inspector's peak RSS, side by side
+               (options: python -m tests.bench transfer --help)
     analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
     stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
                side by side (options: python -m tests.bench stacks --help)
@@ -30,10 +32,10 @@ def main(argv: list[str]) -> int:
         from tests.bench import stacks
 
         return stacks.main(argv[1:])  # prints its JSON last, like the others
-    elif name == "sftp":
-        from tests.bench import sftp
+    elif name == "transfer":
+        from tests.bench import transfer
 
-        result = sftp.run(argv[1:])
+        result = transfer.main(argv[1:])
     else:
         print(__doc__)
         return 2

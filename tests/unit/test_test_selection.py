@@ -19,11 +19,33 @@ def imported_modules(path: Path) -> set[str]:
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)  # `from tests.bench import transfer`
     return names
 
 
-def needs_inspector(path: Path) -> bool:
-    return any(m.split(".")[0] in INSPECTOR_MODULES for m in imported_modules(path))
+def _test_helper(module: str) -> Path | None:
+    """The file of a module of tests/ (``tests.bench.transfer``), or None."""
+    if module.split(".")[0] != "tests":
+        return None
+    base = TESTS.parent / module.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def needs_inspector(path: Path, seen: set[Path] | None = None) -> bool:
+    """It imports the inspector, directly or through a helper module of tests/ (a benchmark, say)."""
+    seen = seen if seen is not None else {path}
+    for m in imported_modules(path):
+        if m.split(".")[0] in INSPECTOR_MODULES:
+            return True
+        helper = _test_helper(m)
+        if helper is not None and helper not in seen:
+            seen.add(helper)
+            if needs_inspector(helper, seen):
+                return True
+    return False
 
 
 def test_inspector_tests_are_exactly_the_files_that_import_the_inspector() -> None:
