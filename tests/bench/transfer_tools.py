@@ -100,7 +100,7 @@ def inspector_pull(config: Path) -> tuple[float, Library, list[str]]:
     try:
         store = open_store(entry, cfg.settings)
         try:
-            stats = Puller(entry, library, catalog, store).pull_once()
+            stats = Puller(entry, library, catalog, store, in_flight=cfg.settings.clips_in_flight).pull_once()
             catalog.watcher_ok(entry.name)
         finally:
             store.close()
