@@ -1,7 +1,8 @@
 """Clips in flight: a watcher's backlog pulled by several workers over one store, with every guarantee
 of the one-at-a-time pull (verified before stored, stored before acknowledged, exactly once, resumable).
 
-The store is the real LocalStore (a real directory, real files) wrapped so that clip readers wait until
+The last test is end to end: the real inspector process, a real sshd, a slow link cut in the middle.
+The others use the real LocalStore (a real directory, real files) wrapped so that clip readers wait until
 two clips are open at once: the proof that clips really were in flight together, without timing.
 """
 
@@ -14,13 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from inspector.catalog import Catalog
+from inspector.catalog import DONE_STATES, Catalog
 from inspector.config import WatcherEntry
 from inspector.library import Library
 from inspector.puller import Puller
 from inspector.remote import LocalStore, RemoteEntry, RemoteError, RemoteReader
 from shared.manifest import Manifest
 from tests.inspector_env import big_clip
+from tests.inspector_net import inspector, inspector_run, settings_toml, via_link
+from tests.netproxy import LinkProxy
 
 WAIT_S = 30.0  # a deadline for the proof of concurrency, never a pause
 
@@ -169,3 +172,42 @@ def test_a_connection_failure_ends_the_pass_and_the_next_pass_takes_the_rest_onc
     for m in clips:
         assert _sha(lib.final("pi1", m.id)) == m.sha256
     assert not list(remote.iterdir())
+
+
+def test_a_backlog_through_a_link_cut_midway_arrives_exactly_once(tmp_path: Path, sshd) -> None:
+    remote = tmp_path / "pi" / "recorded_clips"
+    clips = _backlog(remote, 40, size=256 * 1024)
+    library = tmp_path / "library"
+    with LinkProxy(("127.0.0.1", sshd.port), delay_s=0.01, bytes_per_s=2_000_000) as link:
+        slow = tmp_path / "link.toml"
+        slow.write_text(settings_toml(library, [via_link(sshd.watcher_toml("pi", remote), link,
+                                                         tmp_path / "known_hosts")]))
+        pull = inspector("pull", "--no-analyze", "--no-progress", "--config", str(slow))
+        pull.wait_for("[pi] stored", count=5, timeout=120)  # clips in flight, some done: cut the link now
+        link.drop_all()
+        assert pull.finish(timeout=120) == 1, pull.log[-20:]  # the watcher's pass failed, and says so
+    catalog = Catalog(library / "catalog.sqlite3")
+    try:
+        # stored (verified, in the library), acknowledged on the Pi or not yet when the link went down
+        first = {m.id for m in clips if (row := catalog.get("pi", m.id)) is not None and row.state in DONE_STATES}
+    finally:
+        catalog.close()
+    assert 5 <= len(first) < len(clips), len(first)
+
+    direct = tmp_path / "direct.toml"
+    direct.write_text(settings_toml(library, [sshd.watcher_toml("pi", remote)]))
+    r = inspector_run("pull", "--no-analyze", "--config", str(direct))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"pi: stored {len(clips) - len(first)}," in r.stdout, r.stdout  # the rest, nothing twice
+    lib = Library(library)
+    catalog = Catalog(library / "catalog.sqlite3")
+    try:
+        for m in clips:
+            row = catalog.get("pi", m.id)
+            assert row is not None and row.state == "acked", m.id
+            assert _sha(lib.final("pi", m.id)) == m.sha256
+    finally:
+        catalog.close()
+    assert not list(remote.iterdir())
+    assert len(list((remote.parent / "transferred").iterdir())) == 2 * len(clips)
+    assert not list((library / "quarantine").rglob("*.mp4")), "no clip was mistaken for a conflict"
