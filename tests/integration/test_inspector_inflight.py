@@ -204,7 +204,9 @@ def test_a_backlog_through_a_link_cut_midway_arrives_exactly_once(tmp_path: Path
     try:
         for m in clips:
             row = catalog.get("pi", m.id)
-            assert row is not None and row.state == "acked", m.id
+            # "stored" if the link went down after the Pi archived it but before the reply came (issue 12's
+            # note: such a row is not yet marked acknowledged); in the library and verified either way
+            assert row is not None and row.state in DONE_STATES, m.id
             assert _sha(lib.final("pi", m.id)) == m.sha256
     finally:
         catalog.close()
