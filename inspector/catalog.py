@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,12 +217,29 @@ class Catalog:
                         "updated=? WHERE watcher=? AND clip_id=?", (local_path, now, now, watcher, clip_id))
 
     def mark_acked(self, watcher: str, clip_id: str) -> None:
+        self.mark_all_acked(watcher, [clip_id])
+
+    def mark_all_acked(self, watcher: str, clip_ids: Iterable[str]) -> None:
+        """The watcher is done with these clips (archived or deleted there), in one transaction."""
         now = time.time()
-        self.db.execute("UPDATE clips SET state='acked', acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
-                        "AND state='stored'", (now, now, watcher, clip_id))
-        # analysis may have finished between 'stored' and the ack: keep 'analyzed', record the ack
-        self.db.execute("UPDATE clips SET acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
-                        "AND state='analyzed' AND acked_at IS NULL", (now, now, watcher, clip_id))
+        ids = [(now, now, watcher, c) for c in clip_ids]
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("UPDATE clips SET state='acked', acked_at=?, updated=? WHERE watcher=? "
+                                "AND clip_id=? AND state='stored'", ids)
+            # analysis may have finished between 'stored' and the ack: keep 'analyzed', record the ack
+            self.db.executemany("UPDATE clips SET acked_at=?, updated=? WHERE watcher=? AND clip_id=? "
+                                "AND state='analyzed' AND acked_at IS NULL", ids)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def unacked(self, watcher: str) -> set[str]:
+        """Ids of this watcher's clips stored here whose archive or delete on the watcher is not recorded."""
+        return {r[0] for r in self.db.execute(
+            "SELECT clip_id FROM clips WHERE watcher=? AND (state='stored' OR (state='analyzed' AND acked_at IS NULL))",
+            (watcher,))}
 
     def clips_to_analyze(self, version: int, reanalyze: bool = False) -> list[ClipRow]:
         """Clips stored or acked and not yet analyzed; with ``reanalyze``, also clips analyzed by

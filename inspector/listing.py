@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from inspector.remote import RemoteEntry
@@ -44,6 +44,7 @@ class Listing:
     examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> a few of those names
     names_left_out: int = 0  # clip and manifest names beyond max_ids: seen next pass
     stopped: str | None = None  # why the listing was cut short, if it was
+    seen: set[str] = field(default_factory=set)  # the ids asked about (scan's ``watch``) that have a name here
 
     def summary(self) -> str:
         """One line: how many names were skipped, by reason, with a few examples of each."""
@@ -81,7 +82,10 @@ def classify(name: str) -> tuple[str, str] | str:
 
 
 def scan(entries: Iterable[RemoteEntry], *, max_ids: int, max_names: int, deadline_s: float,
-         clock: Callable[[], float] = time.monotonic) -> Listing:
+         watch: Collection[str] = (), clock: Callable[[], float] = time.monotonic) -> Listing:
+    """``watch``: ids to look out for whatever the cap on kept ids; those found come back in ``seen``
+    (memory bounded by ``watch``). When ``stopped`` is None the listing was whole: an id of ``watch``
+    not in ``seen`` has no clip or manifest in the directory."""
     listing = Listing([])
     kept: dict[str, Candidate] = {}
     heap: list[_Largest] = []
@@ -98,6 +102,8 @@ def scan(entries: Iterable[RemoteEntry], *, max_ids: int, max_names: int, deadli
                     examples.append(e.name)
             else:
                 clip_id, ext = what
+                if clip_id in watch:
+                    listing.seen.add(clip_id)
                 cand = kept.get(clip_id)
                 if cand is None:
                     if len(heap) >= max_ids:

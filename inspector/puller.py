@@ -98,9 +98,12 @@ class Puller:
     def pull_once(self) -> PullStats:
         """One pass over the watcher's directory. RemoteError and LocalStorageError propagate."""
         stats = PullStats(self.name)
+        unacked = self.catalog.unacked(self.name)  # read before the listing: see _ack_vanished
         listing = scan(self.store.list(), max_ids=4 * self.max_clips_per_pass, max_names=MAX_NAMES_PER_LISTING,
-                       deadline_s=LISTING_DEADLINE_S)
+                       deadline_s=LISTING_DEADLINE_S, watch=unacked)
         self._report_listing(listing, stats)
+        if listing.stopped is None:
+            self._ack_vanished(unacked - listing.seen, stats)
         todo = listing.candidates[:self.max_clips_per_pass]
         stats.deferred = len(listing.candidates) - len(todo)
         if stats.deferred or listing.names_left_out:
@@ -150,6 +153,23 @@ class Puller:
             stats.add(mine)
         if errors:
             raise errors[0]
+
+    def _ack_vanished(self, gone: set[str], stats: PullStats) -> None:
+        """Clips stored here, not yet recorded as archived, and absent from a whole listing of the
+        watcher's directory: the watcher is done with them. Either their archive or delete was done and
+        its reply lost (the link dropped, the inspector was killed) before the catalog recorded it, or
+        the watcher's own retention removed them. Recorded now, or such a row stays 'stored' forever.
+        The ids were read before the listing began: a clip another process stores meanwhile is not
+        among them, and one stored before was already verified here, so acknowledging it is right.
+        """
+        if not gone:
+            return
+        ids = sorted(gone)
+        self.catalog.mark_all_acked(self.name, ids)
+        stats.acked.extend(ids)
+        logger.info("[%s] %d stored clip(s) no longer on the watcher (archived or deleted before the reply "
+                    "was lost): recorded as acknowledged (%s%s)", self.name, len(ids), ", ".join(ids[:3]),
+                    ", ..." if len(ids) > 3 else "")
 
     def _report_listing(self, listing: Listing, stats: PullStats) -> None:
         """Skipped names become one summary line per pass: a warning when the picture changed since

@@ -22,6 +22,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_deadlines.py",
     "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
+    "unit/test_listing_scan.py",
     "unit/test_readahead.py",
     "unit/test_sftp_wire.py",
     "unit/test_ssh_command.py",

@@ -52,9 +52,10 @@ class _InFlight:
 
     max_clips_in_flight = 64
 
-    def __init__(self, inner: LocalStore, *, fail_on: str | None = None) -> None:
+    def __init__(self, inner: LocalStore, *, fail_on: str | None = None, lose_reply_on: str | None = None) -> None:
         self.inner = inner
         self.fail_on = fail_on
+        self.lose_reply_on = lose_reply_on
         self.lock = threading.Lock()
         self.together = threading.Event()
         self.open_now = 0
@@ -78,6 +79,8 @@ class _InFlight:
 
     def archive(self, name: str) -> None:
         self.inner.archive(name)
+        if name == self.lose_reply_on:  # done on the Pi; the link drops before its reply arrives
+            raise RemoteError(f"archive {name}: the connection dropped")
 
     def delete(self, name: str) -> None:
         self.inner.delete(name)
@@ -174,6 +177,32 @@ def test_a_connection_failure_ends_the_pass_and_the_next_pass_takes_the_rest_onc
     assert not list(remote.iterdir())
 
 
+def test_an_archive_whose_reply_was_lost_is_acknowledged_by_the_next_whole_listing(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    entry, lib, catalog, remote = _setup(tmp_path)
+    clips = _backlog(remote, 6)
+    lost = clips[2].id
+    (remote / "notes.txt").write_text("not a clip")  # the listing always has a name to stop at
+    store = _InFlight(LocalStore(str(remote)), lose_reply_on=f"{lost}.json")
+    with pytest.raises(RemoteError, match="connection dropped"):
+        Puller(entry, lib, catalog, store, in_flight=3).pull_once()
+    row = catalog.get("pi1", lost)
+    assert row is not None and row.state == "stored", "stored, its acknowledgement not recorded"
+    assert not (remote / f"{lost}.mp4").exists() and not (remote / f"{lost}.json").exists()
+
+    monkeypatch.setattr("inspector.puller.MAX_NAMES_PER_LISTING", 1)  # a listing cut short proves nothing
+    Puller(entry, lib, catalog, LocalStore(str(remote)), in_flight=3).pull_once()
+    row = catalog.get("pi1", lost)
+    assert row is not None and row.state == "stored"
+
+    monkeypatch.undo()
+    stats = Puller(entry, lib, catalog, LocalStore(str(remote)), in_flight=3).pull_once()
+    assert lost in stats.acked and lost not in stats.stored
+    assert {m.id: getattr(catalog.get("pi1", m.id), "state", None) for m in clips} == {m.id: "acked" for m in clips}
+    assert [p.name for p in remote.iterdir()] == ["notes.txt"]
+    assert _sha(lib.final("pi1", lost)) == clips[2].sha256
+
+
 def test_a_backlog_through_a_link_cut_midway_arrives_exactly_once(tmp_path: Path, sshd) -> None:
     remote = tmp_path / "pi" / "recorded_clips"
     clips = _backlog(remote, 40, size=256 * 1024)
@@ -204,9 +233,8 @@ def test_a_backlog_through_a_link_cut_midway_arrives_exactly_once(tmp_path: Path
     try:
         for m in clips:
             row = catalog.get("pi", m.id)
-            # "stored" if the link went down after the Pi archived it but before the reply came (issue 12's
-            # note: such a row is not yet marked acknowledged); in the library and verified either way
-            assert row is not None and row.state in DONE_STATES, m.id
+            # also a clip the Pi archived just before the cut, its reply lost: the next whole listing settles it
+            assert row is not None and row.state == "acked", m.id
             assert _sha(lib.final("pi", m.id)) == m.sha256
     finally:
         catalog.close()
