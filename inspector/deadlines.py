@@ -6,7 +6,8 @@
   slow link with many large reads in flight is not taken for a dead one.
 - :class:`RateFloor`: a clip must arrive at ``bytes_per_s`` on average, after ``grace_s`` of
   slack; a Pi trickling bytes just fast enough to beat the I/O timeout has that clip abandoned.
-- :class:`TransferClock`: one clip's transfer measured against a floor.
+- :class:`TransferClock`: one clip's transfer measured against a floor, shared fairly by the clips
+  in flight on one connection.
 
 The handshake's deadline (spawn to VERSION within ``connect_timeout_s``) is a plain timed wait in
 :mod:`inspector.sftp_session`.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inspector.remote import ClipAbandoned
@@ -67,20 +69,44 @@ class IoWatch:
 
 
 class TransferClock:
-    """One file's transfer against a :class:`RateFloor`: ``done`` counts the bytes delivered."""
+    """One file's transfer against a :class:`RateFloor`, fairly shared: with ``n`` files read at once
+    over one connection (clips in flight, ``sharers()``), each owes ``bytes_per_s / n`` while they
+    share it, so a link that carries the floor in total is never taken for a slow one because it
+    carries several clips. The clock starts when the file's first request is sent (:meth:`start`):
+    waiting for the connection's shared budget of requests is the inspector's queue, not the Pi's
+    slowness. ``done`` counts the bytes delivered."""
 
-    def __init__(self, floor: RateFloor) -> None:
+    def __init__(self, floor: RateFloor, sharers: Callable[[], int] = lambda: 1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.floor = floor
-        self.t0 = time.monotonic()
+        self._sharers = sharers
+        self._clock = clock
+        self.t0: float | None = None
+        self._last = 0.0
+        self._owed = 0.0  # bytes the floor asks for so far, each second at the share of that moment
+        self._share = floor.bytes_per_s
         self.done = 0
 
+    def start(self) -> None:
+        if self.t0 is None:
+            self.t0 = self._last = self._clock()
+
     def time_left(self) -> float:
-        return self.floor.time_left(time.monotonic() - self.t0, self.done)
+        """Seconds to wait for more bytes before the floor is missed (the grace included)."""
+        if self.t0 is None:
+            return self.floor.grace_s
+        now = self._clock()
+        self._owed += (now - self._last) * self._share  # the share held since the last look
+        self._last = now
+        self._share = self.floor.bytes_per_s / max(1, self._sharers())
+        return (self.done - self._owed) / self._share + self.floor.grace_s
 
     def abandoned(self) -> ClipAbandoned:
-        elapsed = time.monotonic() - self.t0
+        elapsed = self._clock() - (self.t0 if self.t0 is not None else self._clock())
         floor = self.floor
+        shared = self.floor.bytes_per_s / self._share
+        among = f", shared by {shared:.0f} clips in flight" if shared > 1.01 else ""
         return ClipAbandoned(
             f"transfer too slow: {self.done} bytes in {elapsed:.1f} s "
             f"({self.done / max(elapsed, 1e-9) / 1000:.1f} kB/s), below the floor of "
-            f"{floor.bytes_per_s / 1000:g} kB/s after a grace of {floor.grace_s:g} s")
+            f"{floor.bytes_per_s / 1000:g} kB/s{among} after a grace of {floor.grace_s:g} s")

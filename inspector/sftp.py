@@ -6,7 +6,8 @@ is a :class:`HostKeyError`); only the configured key is used; ssh reads no user 
 
 Deadlines: the handshake within ``connect_timeout_s``; every outstanding request answered (bytes
 arriving) within ``io_timeout_s`` or the connection is cut; while a clip is read, a floor on its
-average rate (:class:`~inspector.deadlines.RateFloor`): a clip arriving slower is abandoned
+average rate (:class:`~inspector.deadlines.RateFloor`, shared fairly by the clips in flight, counted
+from the clip's first request): a clip arriving slower is abandoned
 (:class:`~inspector.remote.ClipAbandoned`); when it was the only file being read, the connection is
 replaced by a fresh one (the bytes still in flight for the old one would hold up the link), else
 the connection stays for the other clips in flight and the abandoned file's replies are dropped.
@@ -90,8 +91,8 @@ class _SftpReader:
         (contiguous from the last window), so the caller keeps it to resume from, then raise."""
         s = self._session
         floor = self._store.floor
-        clock = TransferClock(floor) if floor is not None else None
         size, budget = self._store.read_size, self._store.budget
+        clock = TransferClock(floor, budget.readers) if floor is not None else None
         end = offset + length
         inflight: deque[tuple[Pending, int, int]] = deque()
         asked, issued = offset, 0
@@ -109,6 +110,8 @@ class _SftpReader:
                         raise
                     asked += n
                     issued += 1
+                    if clock is not None:
+                        clock.start()
                 p, at, n = inflight.popleft()
                 budget.give()  # its reply is consumed now (or the read fails)
                 data = self._data(p, clock, at, n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inspector.deadlines import RateFloor
+from inspector.deadlines import RateFloor, TransferClock
 from inspector.links import OpenLinks
 
 
@@ -44,3 +44,47 @@ def test_cut_all_aborts_open_links_once_and_any_added_later_at_once() -> None:
     late = _Link()
     links.add(late)  # a connection that was being made while the stop came
     assert late.aborted == 1 and links.cut_all() == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_clips_clock_starts_with_its_first_request_and_owes_its_share_of_the_floor() -> None:
+    t, sharers = _Clock(), [1]
+    c = TransferClock(RateFloor(bytes_per_s=100_000, grace_s=5.0), lambda: sharers[0], t)
+    t.now += 60.0  # waiting for the connection's budget: not counted
+    assert c.time_left() == 5.0
+    c.start()
+    sharers[0] = 4  # four clips in flight: each owes 25 kB/s
+    c.time_left()
+    t.now += 10.0
+    c.done = 250_000
+    assert abs(c.time_left() - 5.0) < 1e-9, "exactly its share of the floor: the grace is intact"
+    sharers[0] = 1  # alone again: the whole floor from now on
+    c.time_left()
+    t.now += 2.0
+    assert abs(c.time_left() - (5.0 - 2.0)) < 1e-9
+    t.now += 3.0
+    assert c.time_left() <= 0 and "shared by" not in str(c.abandoned())
+    sharers[0] = 2
+    c.time_left()
+    assert "shared by 2 clips in flight" in str(c.abandoned())
+
+
+@given(rate=st.floats(1.0, 1e9), grace=st.floats(0.0, 3600.0), steps=st.lists(st.floats(0.0, 100.0), max_size=20))
+def test_alone_on_the_connection_the_clock_is_the_plain_floor(rate: float, grace: float,
+                                                             steps: list[float]) -> None:
+    t = _Clock()
+    c = TransferClock(RateFloor(rate, grace), lambda: 1, t)
+    c.start()
+    elapsed = 0.0
+    for dt in steps:
+        t.now += dt
+        elapsed += dt
+        left = c.time_left()
+        assert abs(left - RateFloor(rate, grace).time_left(elapsed, 0)) <= 1e-6 * max(1.0, abs(left))
