@@ -37,7 +37,7 @@ from inspector.ssh_pipe import SshPipe
 
 logger = logging.getLogger(__name__)
 
-READ_PIECE = 64 * 1024  # stdout is read in pieces this size: progress is noticed within a reply
+READ_PIECE = 256 * 1024  # stdout is read in pieces of at most this size: progress is noticed within a reply
 _U32 = struct.Struct(">I")
 
 
@@ -206,7 +206,7 @@ class SftpSession:
                 return
 
     def _read_loop(self) -> None:
-        stdout = io.BufferedReader(cast(io.RawIOBase, self.pipe.stdout), 4 * READ_PIECE)
+        stdout = cast(io.RawIOBase, self.pipe.stdout)  # unbuffered: each reply read straight into its own buffer
         try:
             while True:
                 head = self._exact(stdout, 4)
@@ -225,7 +225,7 @@ class SftpSession:
         except (OSError, ValueError) as e:  # the pipe closed under us
             self.cut(RemoteError(f"connection to {self.where} lost: {e}"))
 
-    def _exact(self, stdout: io.BufferedIOBase, n: int) -> bytearray | None:
+    def _exact(self, stdout: io.RawIOBase, n: int) -> bytearray | None:
         """``n`` bytes, or None at the end of the stream; each piece counts as progress."""
         buf = bytearray(n)
         view = memoryview(buf)

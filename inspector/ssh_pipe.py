@@ -20,6 +20,8 @@ orders kill against the final reap, so a signal never reaches a reaped (reused) 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -119,6 +121,19 @@ def ssh_command(entry: WatcherEntry, ssh: str) -> list[str]:
     return [*args, "-s", "--", host, "sftp"]
 
 
+PIPE_BYTES = 1 << 20  # ssh's stdout pipe (Linux's default is 64 KiB): see _widen
+
+
+def _widen(fd: int) -> None:
+    """Give the pipe ssh writes replies into room for several 256 KiB replies, so ssh keeps reading
+    the socket while our reader thread waits for the GIL (measured in tests/bench: +25 % on a big clip
+    on loopback). Best effort: a system whose pipe-max-size is lower keeps what it allows."""
+    for size in (PIPE_BYTES, 256 * 1024):
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            return
+
+
 class SshPipe:
     """One ``ssh -s ... sftp`` process: its stdin and stdout carry SFTP; its stderr is kept (bounded)
     and turned into a clear error by :meth:`failure`."""
@@ -139,6 +154,7 @@ class SshPipe:
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
+        _widen(self.stdout.fileno())
         self._stderr_done = threading.Thread(target=self._drain, args=(self.proc.stderr,),
                                              name=f"ssh-stderr-{entry.name}", daemon=True)
         self._stderr_done.start()
