@@ -76,7 +76,7 @@ class PartLock:
             offset += len(block)
         return digest
 
-    def write_at(self, offset: int, data: bytes) -> None:
+    def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Write ``data`` at ``offset`` and start writing it back to the disk now (Linux: FADV_DONTNEED
         starts writeback of the range's dirty pages without waiting), so the fsync that ends the
         download waits for the last window only, not for the whole clip (tests/bench transfer)."""

@@ -41,6 +41,7 @@ class ReadBudget:
         self._readers = 0
         self._bytes = 0
         self._since = clock()
+        self._rate = 0.0  # bytes/s, the last measure; 0 until there is one
 
     def join(self) -> None:
         with self._cond:
@@ -56,12 +57,17 @@ class ReadBudget:
             elapsed = now - self._since
             if elapsed < SAMPLE_S:
                 return
-            rate = self._bytes / elapsed
+            rate = self._rate = self._bytes / elapsed
             self._bytes, self._since = 0, now
             total = max(self.least, min(self.most, math.ceil(rate * self.queue_s / self.request_bytes)))
             if total != self.total:
                 self.total = total
                 self._cond.notify_all()
+
+    def rate(self) -> float:
+        """The connection's last measured rate in bytes/s (0 before the first measure)."""
+        with self._cond:
+            return self._rate
 
     def leave(self) -> None:
         with self._cond:

@@ -41,7 +41,7 @@ class RemoteReader(Protocol):
         """(size, mtime, kind) of the open file itself."""
         ...
 
-    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes | memoryview]:
         """Yield the bytes from ``offset`` on in order, ``length`` of them, fetching ``window`` bytes at a time.
         May raise :class:`ClipAbandoned` (too slow: skip this clip, go on with the next) or
         :class:`RemoteError` (the connection is in doubt)."""

@@ -35,7 +35,7 @@ import logging
 import posixpath
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from inspector import sftp_wire as wire
 from inspector.config import WatcherEntry
@@ -54,6 +54,7 @@ MAX_READ_SIZE = 256 * 1024  # the most one READ asks for, whatever the server al
 FALLBACK_READ_SIZE = 32 * 1024  # a server without limits@openssh.com: the size every server takes
 READ_AHEAD = 64  # READ requests outstanding per file (tests/bench: 64 of 255 KiB fill loopback and a long link)
 RAMP = (16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024)  # the first requests of a transfer: first bytes soon
+RAMP_S = 0.05  # ... unless the connection's measured rate fills a bigger request in this long
 READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
 
 
@@ -77,18 +78,30 @@ class _SftpReader:
         self._store = store
         self._session = session  # the connection this handle belongs to
         self._handle = handle
+        # an FSTAT sent ahead, answered by the next fstat(): sent with the OPEN's follow-up and with
+        # the last READ, so checking the file before and after its transfer costs no round trip
+        self._fstat_ahead: Pending | None = None
+
+    def fstat_ahead(self) -> None:
+        self._fstat_ahead = self._session.send(wire.fstat, self._handle)
 
     def fstat(self) -> tuple[int, float, str]:
-        reply = self._session.call(wire.fstat, self._handle)
+        """(size, mtime, kind) of the open file: as of the FSTAT sent ahead, if one was, else now.
+        The server answers in order, so an FSTAT sent with the last READ sees the file as it was
+        when that READ was served: a change during the transfer is seen either way."""
+        p, self._fstat_ahead = self._fstat_ahead, None
+        reply = self._session.call(wire.fstat, self._handle) if p is None else self._session.wait(p)
         if isinstance(reply, wire.Status):
             raise _status_error("fstat failed", reply)
         if not isinstance(reply, wire.Attrs):
-            raise self._session.protocol(f"unexpected reply {type(reply).__name__} to FSTAT")
+            raise self._session.protocol(f"unexpected reply {type(reply).__name__ if reply else None} to FSTAT")
         return reply.size, reply.mtime, reply.kind
 
-    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes | memoryview]:
         """Yield ``window`` bytes at a time; when the transfer fails midway, first yield what arrived
-        (contiguous from the last window), so the caller keeps it to resume from, then raise."""
+        (contiguous from the last window), so the caller keeps it to resume from, then raise.
+        The READs granted at once go out in one write; with the last one goes an FSTAT for the
+        caller's check that the file did not change (:meth:`fstat`)."""
         s = self._session
         floor = self._store.floor
         size, budget = self._store.read_size, self._store.budget
@@ -98,18 +111,30 @@ class _SftpReader:
         asked, issued = offset, 0
         got: list[bytes | memoryview] = []
         got_len = 0
+        # a connection known to be fast skips the small first requests (they are for slow links)
+        first = max(RAMP[0], min(size, int(budget.rate() * RAMP_S)))
         budget.join()
         try:
             while offset < end:
-                while asked < end and budget.take(len(inflight)):
-                    n = min(RAMP[issued] if issued < len(RAMP) else size, end - asked)
-                    try:
-                        inflight.append((s.send(wire.read, self._handle, asked, n), asked, n))
-                    except RemoteError:
-                        budget.give()
-                        raise
+                batch: list[tuple[int, int]] = []
+                while asked < end and budget.take(len(inflight) + len(batch)):
+                    n = min(max(RAMP[issued], first) if issued < len(RAMP) else size, end - asked)
+                    batch.append((asked, n))
                     asked += n
                     issued += 1
+                if batch:
+                    requests: list[tuple[Callable[..., bytes], tuple[object, ...]]] = [
+                        (wire.read, (self._handle, at, n)) for at, n in batch]
+                    if asked >= end and self._fstat_ahead is None:
+                        requests.append((wire.fstat, (self._handle,)))
+                    try:
+                        sent = s.send_all(requests)
+                    except RemoteError:
+                        budget.give(len(batch))
+                        raise
+                    inflight.extend((p, at, n) for p, (at, n) in zip(sent, batch, strict=False))
+                    if len(sent) > len(batch):
+                        self._fstat_ahead = sent[-1]
                     if clock is not None:
                         clock.start()
                 p, at, n = inflight.popleft()
@@ -120,7 +145,7 @@ class _SftpReader:
                 got_len += len(data)
                 offset += len(data)
                 if got_len >= window or offset >= end:
-                    yield b"".join(got)
+                    yield got[0] if len(got) == 1 else b"".join(got)
                     got, got_len = [], 0
         except ClipAbandoned:
             if got:
@@ -300,7 +325,9 @@ class SftpStore:
             raise _status_error(f"cannot open {name}", reply)
         if not isinstance(reply, wire.Handle):
             raise s.protocol(f"unexpected reply {type(reply).__name__} to OPEN")
-        return _SftpReader(self, s, reply.handle)
+        reader = _SftpReader(self, s, reply.handle)
+        reader.fstat_ahead()  # every caller checks the file first (see _SftpReader.fstat)
+        return reader
 
     def archive(self, name: str) -> None:
         """posix-rename into ``transferred/``, which must exist: deploy creates it, and the Pi's SFTP

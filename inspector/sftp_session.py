@@ -26,7 +26,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from inspector import sftp_wire as wire
@@ -42,14 +42,27 @@ _U32 = struct.Struct(">I")
 
 
 class Pending:
-    """One request in flight: the reader thread fills ``reply`` and sets ``done``."""
+    """One request in flight: the reader thread fills ``reply`` and calls :meth:`set`, once (the
+    Pending is popped from the session's table under its lock first). A bare lock, held until
+    then, is the signal: cheaper than an Event (a Condition and a lock) for thousands of requests."""
 
-    __slots__ = ("done", "id", "reply")
+    __slots__ = ("_lock", "id", "reply")
 
     def __init__(self, req_id: int) -> None:
         self.id = req_id
-        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._lock.acquire()
         self.reply: wire.Reply | None = None
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once set (any number of waits, from any thread); False if ``timeout`` passed first."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return False
+        self._lock.release()
+        return True
 
 
 class SftpSession:
@@ -123,27 +136,37 @@ class SftpSession:
 
     def send(self, encode: Callable[..., bytes], *args: object) -> Pending:
         """Write ``encode(id, *args)``; the reply arrives on the returned Pending (any thread)."""
+        return self.send_all([(encode, args)])[0]
+
+    def send_all(self, requests: Sequence[tuple[Callable[..., bytes], tuple[object, ...]]]) -> list[Pending]:
+        """Write several requests in one go (one write to ssh: one wake-up of ssh, not one each), in
+        order; their replies arrive on the returned Pendings."""
         with self._lock:
             error = self._error
             if error is None:
-                p = Pending(self._next_id)
-                self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
-                self._pending[p.id] = p
+                pending = []
+                for _ in requests:
+                    p = Pending(self._next_id)
+                    self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
+                    self._pending[p.id] = p
+                    pending.append(p)
         if error is not None:
             raise RemoteError(str(error))
-        self._watch.sent(time.monotonic())
-        packet = encode(p.id, *args)
+        now = time.monotonic()
+        for _ in requests:
+            self._watch.sent(now)
+        packets = b"".join(encode(p.id, *args) for p, (encode, args) in zip(pending, requests, strict=True))
         try:
             with self._send_lock:
-                self.pipe.write(packet)
+                self.pipe.write(packets)
         except (OSError, ValueError) as e:  # ValueError: the pipe was closed under us
             self._fail(RemoteError(f"connection to {self.where} lost: {e}"))
             raise self._broken() from e
-        return p
+        return pending
 
     def wait(self, p: Pending, timeout: float | None = None) -> wire.Reply | None:
         """The reply, or None if ``timeout`` passed first; RemoteError if the connection failed."""
-        if not p.done.wait(timeout):
+        if not p.wait(timeout):
             return None
         if p.reply is None:
             raise self._broken()
@@ -173,7 +196,7 @@ class SftpSession:
                 self._error = error
             pending, self._pending = list(self._pending.values()), {}
         for p in pending:
-            p.done.set()
+            p.set()
         self._versioned.set()
 
     @property
@@ -254,4 +277,4 @@ class SftpSession:
             raise wire.ProtocolError(f"a reply to request {reply.id}, which is not outstanding")
         self._watch.answered()
         p.reply = reply
-        p.done.set()
+        p.set()

@@ -36,7 +36,7 @@ class _Reader:
     def fstat(self) -> tuple[int, float, str]:
         return self._inner.fstat()
 
-    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes]:
+    def read_windows(self, offset: int, length: int, window: int) -> Iterator[bytes | memoryview]:
         if not self._store.together.wait(WAIT_S):
             raise AssertionError(f"no second clip was opened within {WAIT_S} s: clips are not in flight together")
         yield from self._inner.read_windows(offset, length, window)
