@@ -14,6 +14,7 @@ stand for the same clip.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,6 +94,11 @@ def parse_clip_id(text: str) -> ClipId:
     """Parse a clip id; raise InvalidClipId for anything that is not exactly one (see the module docstring)."""
     if not isinstance(text, str) or len(text) > MAX_ID_LEN:
         raise InvalidClipId(f"not a clip id: {_show(text)}")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a pull asks for the same ids' paths several times each; ClipId is frozen
+def _parse(text: str) -> ClipId:
     m = _ID_RE.fullmatch(text)
     if not m:
         raise InvalidClipId(f"not a clip id: {_show(text)}")
