@@ -23,6 +23,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
     "unit/test_listing_scan.py",
+    "unit/test_progress_line.py",
     "unit/test_readahead.py",
     "unit/test_sftp_wire.py",
     "unit/test_ssh_command.py",
@@ -40,6 +41,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_identity.py",
     "integration/test_inspector_inflight.py",
     "integration/test_inspector_noise.py",
+    "integration/test_inspector_progress.py",
     "integration/test_inspector_pull.py",
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",

@@ -8,33 +8,18 @@ and the report run only when it was not stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-import threading
 
 from inspector.commands.library import open_library
 from inspector.commands.status import summary_text
+from inspector.progress_line import ProgressLine
 from shared.signals import stop_on_signals
 
 logger = logging.getLogger("inspector")
 
 EX_TEMPFAIL = 75  # pull stopped by a signal with work left: run it again
-
-
-class _ProgressBar:
-    """One line on a terminal, rewritten in place; nothing when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __call__(self, watcher: str, clip_id: str, done: int, total: int) -> None:
-        pct = 100 * done // max(total, 1)
-        bar = "#" * (pct // 5)
-        with self._lock:
-            sys.stderr.write(f"\r[{watcher}] {clip_id} [{bar:<20}] {pct:3d}% ")
-            if done >= total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
@@ -56,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = open_library(args.config)
     stop = stop_on_signals("closing connections and stopping", logger)
-    progress = _ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
-    results = pull_all(cfg, progress=progress, stop=stop)
+    progress = ProgressLine(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
+    with contextlib.ExitStack() as on_terminal:
+        if progress is not None:
+            on_terminal.enter_context(progress.redirect_logging())
+            on_terminal.callback(progress.end)
+        results = pull_all(cfg, progress=progress, stop=stop)
     for r in results:
         for s in r.stats:
             print(f"{r.name}: stored {len(s.stored)}, acknowledged {len(s.acked)}, quarantined "
