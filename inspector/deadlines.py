@@ -72,9 +72,10 @@ class TransferClock:
     """One file's transfer against a :class:`RateFloor`, fairly shared: with ``n`` files read at once
     over one connection (clips in flight, ``sharers()``), each owes ``bytes_per_s / n`` while they
     share it, so a link that carries the floor in total is never taken for a slow one because it
-    carries several clips. The clock starts when the file's first request is sent (:meth:`start`):
-    waiting for the connection's shared budget of requests is the inspector's queue, not the Pi's
-    slowness. ``done`` counts the bytes delivered."""
+    carries several clips. The clock starts when the file's first request is sent (:meth:`start`),
+    and again (:meth:`restart`) while replies to requests sent before it are still to come: waiting
+    for the connection's budget, or behind another clip's replies, is the inspector's queue, not the
+    Pi's slowness. ``done`` counts the bytes delivered."""
 
     def __init__(self, floor: RateFloor, sharers: Callable[[], int] = lambda: 1,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -90,6 +91,12 @@ class TransferClock:
     def start(self) -> None:
         if self.t0 is None:
             self.t0 = self._last = self._clock()
+
+    def restart(self) -> None:
+        """Start again from now, nothing owed: the file's first request is still queued behind
+        replies to requests sent before it (another clip's, on the same connection)."""
+        self.t0 = self._last = self._clock()
+        self._owed = 0.0
 
     def time_left(self) -> float:
         """Seconds to wait for more bytes before the floor is missed (the grace included)."""

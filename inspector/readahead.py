@@ -1,12 +1,19 @@
-"""The READ requests one connection keeps outstanding, shared fairly by the files being read on it.
+"""The READ requests one connection keeps outstanding, shared by the files being read on it.
 
-One file alone gets the whole budget; with several clips in flight over one store each gets an
-equal share (at least one request), so the replies held in memory stay bounded by the budget
-(``total`` requests of at most 256 KiB) however many clips are in flight, and no file starves.
+The files are served in the order they joined: the oldest file still asking for bytes takes what it
+can use, a younger one gets requests only once every older one has asked for all of its bytes. So
+clips in flight finish one after another, each at the link's full rate, and one clip's round trips
+before and after its bytes (open, manifest, close, archive) overlap the next clip's transfer; shared
+equally instead, clips in flight move in step, finish together and leave the link idle together
+(measured in tests/bench transfer through the delay proxy: 2-3 % of a backlog's time). A small
+read (a manifest: one request) goes before them all. Memory stays bounded by the budget (``total``
+requests of at most 256 KiB) however many clips are in flight. A younger file waits for requests
+only while older ones have theirs outstanding, which is about ``queue_s`` of the link (below); and
+its rate floor (:class:`inspector.deadlines.TransferClock`) starts with its first request.
 
-Threads: every reader thread calls ``join``/``take``/``give``/``leave``; one condition guards the
-counts. A reader blocks in ``take`` only when it has nothing outstanding, so it never waits on
-itself; the others give their requests back as their replies are consumed or abandoned.
+Threads: every reader thread calls ``join``/``take``/``give``/``sated``/``leave``; one condition
+guards the counts. A reader blocks in ``take`` only when it has nothing outstanding, so it never
+waits on itself; the others give their requests back as their replies are consumed or abandoned.
 
 The budget follows the link (:meth:`ReadBudget.delivered`): it is what the link delivers in
 ``queue_s`` at the rate measured over the last ``sample_s``, in requests of ``request_bytes``,
@@ -39,15 +46,24 @@ class ReadBudget:
         self._cond = threading.Condition()
         self._used = 0
         self._readers = 0
+        self._next = 0
+        self._asking: dict[int, bool] = {}  # ticket -> small, for the readers still asking for bytes
+        self._served: set[int] = set()  # readers granted a request so far (and not gone)
         self._bytes = 0
         self._since = clock()
         self._rate = 0.0  # bytes/s, the last measure; 0 until there is one
 
-    def join(self) -> None:
+    def join(self, *, small: bool = False) -> int:
+        """A file starts being read; its ticket places it behind the files already being read
+        (``small``: one request's worth, placed before them all)."""
         with self._cond:
             if not self._readers:  # a new transfer: the idle time before it is not the link's rate
                 self._bytes, self._since = 0, self._clock()
             self._readers += 1
+            ticket = self._next
+            self._next += 1
+            self._asking[ticket] = small
+            return ticket
 
     def delivered(self, nbytes: int) -> None:
         """``nbytes`` arrived (a READ's reply): every ``SAMPLE_S`` the budget is set from the rate."""
@@ -69,8 +85,16 @@ class ReadBudget:
         with self._cond:
             return self._rate
 
-    def leave(self) -> None:
+    def sated(self, ticket: int) -> None:
+        """The file has asked for all of its bytes: the ones behind it may take requests."""
         with self._cond:
+            if self._asking.pop(ticket, None) is not None:
+                self._cond.notify_all()
+
+    def leave(self, ticket: int) -> None:
+        with self._cond:
+            self._asking.pop(ticket, None)
+            self._served.discard(ticket)
             self._readers -= 1
             self._cond.notify_all()
 
@@ -79,17 +103,26 @@ class ReadBudget:
         with self._cond:
             return self._readers
 
-    def share(self) -> int:
-        """What one reader may have outstanding now (callers hold the condition)."""
-        return max(1, self.total // max(1, self._readers))
+    def served(self) -> int:
+        """How many files being read have had requests granted: the ones sharing the link now
+        (one at least), not those still waiting for their turn."""
+        with self._cond:
+            return max(1, len(self._served))
 
-    def take(self, mine: int) -> bool:
-        """One more request for a reader that has ``mine`` outstanding: True if granted. A reader
-        with none outstanding waits for one; otherwise the answer is immediate."""
+    def _turn(self, ticket: int) -> bool:
+        """No one before this reader is still asking (callers hold the condition)."""
+        if self._asking.get(ticket, False):
+            return True  # small: before everyone
+        return not any(small or t < ticket for t, small in self._asking.items() if t != ticket)
+
+    def take(self, mine: int, ticket: int) -> bool:
+        """One more request for the reader ``ticket``, which has ``mine`` outstanding: True if
+        granted. A reader with none outstanding waits for one; otherwise the answer is immediate."""
         with self._cond:
             while True:
-                if self._used < self.total and mine < self.share():
+                if self._used < self.total and self._turn(ticket):
                     self._used += 1
+                    self._served.add(ticket)
                     return True
                 if mine:
                     return False

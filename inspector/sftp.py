@@ -6,7 +6,7 @@ is a :class:`HostKeyError`); only the configured key is used; ssh reads no user 
 
 Deadlines: the handshake within ``connect_timeout_s``; every outstanding request answered (bytes
 arriving) within ``io_timeout_s`` or the connection is cut; while a clip is read, a floor on its
-average rate (:class:`~inspector.deadlines.RateFloor`, shared fairly by the clips in flight, counted
+average rate (:class:`~inspector.deadlines.RateFloor`, shared by the clips in flight, counted
 from the clip's first request): a clip arriving slower is abandoned
 (:class:`~inspector.remote.ClipAbandoned`); when it was the only file being read, the connection is
 replaced by a fresh one (the bytes still in flight for the old one would hold up the link), else
@@ -16,10 +16,11 @@ the connection stays for the other clips in flight and the abandoned file's repl
 Speed: a file is read with a budget of READ requests outstanding (at most ``read_ahead`` of
 ``read_size`` bytes, the server's limits@openssh.com read length, at most 256 KiB), reassembled
 in order and handed on window by window with no pause between windows: memory is bounded by
-the budget plus one window, whatever the clip's size. The budget is per connection, shared
-fairly by the files read at once, and follows the link: about half a second of what it delivers
-(:mod:`inspector.readahead`), so a slow link is not queued megabytes deep. The first requests of a transfer are small
-so a slow link delivers its first bytes (and the rate floor sees them) soon. A listing keeps
+the budget plus one window, whatever the clip's size. The budget is per connection, served to
+the files read at once in the order they were opened (manifests first), and follows the link:
+about half a second of what it delivers (:mod:`inspector.readahead`), so a slow link is not queued
+megabytes deep. The first requests of a transfer are small (unless the connection is measured
+fast), so a slow link delivers its first bytes (and the rate floor sees them) soon. A listing keeps
 READDIR_AHEAD requests in flight. Handles are closed without waiting for the reply.
 
 Threads: several threads may use one store at once (each open reader by one thread); the session
@@ -54,6 +55,7 @@ MAX_READ_SIZE = 256 * 1024  # the most one READ asks for, whatever the server al
 FALLBACK_READ_SIZE = 32 * 1024  # a server without limits@openssh.com: the size every server takes
 READ_AHEAD = 64  # READ requests outstanding per file (tests/bench: 64 of 255 KiB fill loopback and a long link)
 RAMP = (16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024)  # the first requests of a transfer: first bytes soon
+QUEUED_CHECK_S = 0.25  # how often a transfer queued behind earlier replies looks again
 RAMP_S = 0.05  # ... unless the connection's measured rate fills a bigger request in this long
 READDIR_AHEAD = 8  # READDIR requests in flight while listing (OpenSSH answers ~100 names each)
 
@@ -81,6 +83,7 @@ class _SftpReader:
         # an FSTAT sent ahead, answered by the next fstat(): sent with the OPEN's follow-up and with
         # the last READ, so checking the file before and after its transfer costs no round trip
         self._fstat_ahead: Pending | None = None
+        self._first_seq: int | None = None  # the transfer's first request, until nothing sent before it is outstanding
 
     def fstat_ahead(self) -> None:
         self._fstat_ahead = self._session.send(wire.fstat, self._handle)
@@ -105,7 +108,7 @@ class _SftpReader:
         s = self._session
         floor = self._store.floor
         size, budget = self._store.read_size, self._store.budget
-        clock = TransferClock(floor, budget.readers) if floor is not None else None
+        clock = TransferClock(floor, budget.served) if floor is not None else None
         end = offset + length
         inflight: deque[tuple[Pending, int, int]] = deque()
         asked, issued = offset, 0
@@ -113,11 +116,11 @@ class _SftpReader:
         got_len = 0
         # a connection known to be fast skips the small first requests (they are for slow links)
         first = max(RAMP[0], min(size, int(budget.rate() * RAMP_S)))
-        budget.join()
+        ticket = budget.join(small=length <= size)
         try:
             while offset < end:
                 batch: list[tuple[int, int]] = []
-                while asked < end and budget.take(len(inflight) + len(batch)):
+                while asked < end and budget.take(len(inflight) + len(batch), ticket):
                     n = min(max(RAMP[issued], first) if issued < len(RAMP) else size, end - asked)
                     batch.append((asked, n))
                     asked += n
@@ -135,8 +138,11 @@ class _SftpReader:
                     inflight.extend((p, at, n) for p, (at, n) in zip(sent, batch, strict=False))
                     if len(sent) > len(batch):
                         self._fstat_ahead = sent[-1]
-                    if clock is not None:
+                    if clock is not None and clock.t0 is None:
                         clock.start()
+                        self._first_seq = sent[0].seq
+                    if asked >= end:
+                        budget.sated(ticket)
                 p, at, n = inflight.popleft()
                 budget.give()  # its reply is consumed now (or the read fails)
                 data = self._data(p, clock, at, n)
@@ -160,7 +166,7 @@ class _SftpReader:
             raise RemoteError(f"read failed at {offset}: {e}") from e
         finally:
             budget.give(len(inflight))  # abandoned: their replies are dropped when they come
-            budget.leave()
+            budget.leave(ticket)
 
     def _data(self, p: Pending, clock: TransferClock | None, at: int, n: int) -> bytes | memoryview:
         reply = self._wait(p, clock)
@@ -186,9 +192,16 @@ class _SftpReader:
         while True:
             timeout = None
             if clock is not None:
+                queued = self._first_seq is not None and self._session.outstanding_before(self._first_seq)
+                if queued:
+                    clock.restart()  # still behind earlier requests' replies (see TransferClock)
+                else:
+                    self._first_seq = None
                 timeout = clock.time_left()
                 if timeout <= 0:
                     raise clock.abandoned()
+                if queued:
+                    timeout = min(timeout, QUEUED_CHECK_S)
             reply = self._session.wait(p, timeout)
             if reply is not None:
                 return reply

@@ -46,10 +46,11 @@ class Pending:
     Pending is popped from the session's table under its lock first). A bare lock, held until
     then, is the signal: cheaper than an Event (a Condition and a lock) for thousands of requests."""
 
-    __slots__ = ("_lock", "id", "reply")
+    __slots__ = ("_lock", "id", "reply", "seq")
 
-    def __init__(self, req_id: int) -> None:
+    def __init__(self, req_id: int, seq: int = 0) -> None:
         self.id = req_id
+        self.seq = seq  # the session's count of requests sent (ids wrap around; this does not)
         self._lock = threading.Lock()
         self._lock.acquire()
         self.reply: wire.Reply | None = None
@@ -73,6 +74,7 @@ class SftpSession:
         self._send_lock = threading.Lock()
         self._pending: dict[int, Pending] = {}
         self._next_id = 1
+        self._sent = 0
         self._error: RemoteError | None = None
         self._closed = threading.Event()
         self._version: wire.Version | None = None
@@ -146,7 +148,8 @@ class SftpSession:
             if error is None:
                 pending = []
                 for _ in requests:
-                    p = Pending(self._next_id)
+                    self._sent += 1
+                    p = Pending(self._next_id, self._sent)
                     self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
                     self._pending[p.id] = p
                     pending.append(p)
@@ -171,6 +174,11 @@ class SftpSession:
         if p.reply is None:
             raise self._broken()
         return p.reply
+
+    def outstanding_before(self, seq: int) -> bool:
+        """Whether a request sent before the one numbered ``seq`` still awaits its reply."""
+        with self._lock:
+            return any(p.seq < seq for p in self._pending.values())
 
     def call(self, encode: Callable[..., bytes], *args: object) -> wire.Reply:
         reply = self.wait(self.send(encode, *args))

@@ -88,3 +88,13 @@ def test_alone_on_the_connection_the_clock_is_the_plain_floor(rate: float, grace
         elapsed += dt
         left = c.time_left()
         assert abs(left - RateFloor(rate, grace).time_left(elapsed, 0)) <= 1e-6 * max(1.0, abs(left))
+
+
+def test_a_clip_queued_behind_other_replies_starts_its_clock_again_with_nothing_owed() -> None:
+    t = _Clock()
+    c = TransferClock(RateFloor(bytes_per_s=100_000, grace_s=5.0), lambda: 1, t)
+    c.start()
+    t.now += 4.0
+    assert abs(c.time_left() - 1.0) < 1e-9
+    c.restart()  # its first request still behind another clip's replies
+    assert c.time_left() == 5.0

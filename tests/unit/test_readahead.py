@@ -1,5 +1,6 @@
-"""The READ budget of one connection: one file gets all of it, several share it, and a reader with
-nothing outstanding waits until another gives a request back."""
+"""The READ budget of one connection: one file gets all of it; several are served in the order they
+joined (a small read first); a reader with nothing outstanding waits until it is its turn and a
+request is given back."""
 
 from __future__ import annotations
 
@@ -8,42 +9,71 @@ import threading
 from inspector.readahead import ReadBudget
 
 
-def test_one_reader_gets_the_whole_budget_and_several_share_it() -> None:
-    b = ReadBudget(8)
-    b.join()
-    mine = 0
-    while b.take(mine):
+def _take_all(b: ReadBudget, ticket: int, mine: int = 0) -> int:
+    while b.take(mine, ticket):
         mine += 1
-    assert mine == 8
-    b.join()  # a second reader arrives: the first may keep what it has, but takes no more
-    assert not b.take(mine)
-    b.give(mine)
-    first = 0
-    while b.take(first):
-        first += 1
-    assert first == 4  # its fair share now
-    second = 0
-    while b.take(second):
-        second += 1
-    assert second == 4 and not b.take(first)
-    b.give(first)
-    b.leave()
-    b.give(second)
-    b.leave()
+    return mine
 
 
-def test_a_reader_with_nothing_outstanding_waits_for_a_request_given_back() -> None:
+def test_one_reader_gets_the_whole_budget_and_the_oldest_asking_reader_comes_first() -> None:
+    b = ReadBudget(8)
+    first = b.join()
+    assert _take_all(b, first) == 8
+    second = b.join()  # a second reader arrives: the first still asks, so it waits its turn
+    b.give(8)
+    assert _take_all(b, first) == 8, "the first takes all it can use again"
+    b.sated(first)  # the first has asked for all of its bytes
+    b.give(3)  # three of its replies consumed
+    assert _take_all(b, second) == 3, "the second gets what is given back"
+    b.give(5)
+    b.leave(first)
+    assert _take_all(b, second, 3) == 8
+    b.give(8)
+    b.leave(second)
+
+
+def test_a_small_read_goes_before_the_readers_already_asking() -> None:
+    b = ReadBudget(4)
+    big = b.join()
+    assert _take_all(b, big) == 4
+    manifest = b.join(small=True)
+    b.give(1)
+    assert not b.take(3, big), "the slot given back is the manifest's"
+    assert b.take(0, manifest)
+    b.sated(manifest)
+    b.give(1)
+    b.leave(manifest)
+    assert b.take(3, big)
+    b.give(4)
+    b.leave(big)
+
+
+def test_a_reader_with_nothing_outstanding_waits_until_a_request_is_given_back_and_it_is_its_turn() -> None:
     b = ReadBudget(2)
-    b.join()
-    assert b.take(0) and b.take(1)
-    b.join()
+    first = b.join()
+    assert b.take(0, first) and b.take(1, first)
+    second = b.join()
+    asked = threading.Event()
     granted = threading.Event()
-    waiting = threading.Thread(target=lambda: b.take(0) and granted.set())
+
+    def wait_for_one() -> None:
+        asked.set()
+        if b.take(0, second):
+            granted.set()
+
+    waiting = threading.Thread(target=wait_for_one)
     waiting.start()
-    assert not granted.wait(0.2)  # all taken: the second reader waits
+    asked.wait(10)
+    b.give()  # a request back, but the first still asks: it is the first's
+    assert b.take(1, first) and not granted.is_set()
+    b.sated(first)  # now the second's turn, once a request comes back
+    assert not granted.is_set()
     b.give()
     waiting.join(10)
     assert granted.is_set()
+    b.give(2)
+    b.leave(first)
+    b.leave(second)
 
 
 class _Clock:
@@ -59,7 +89,7 @@ def test_the_budget_follows_the_rate_the_link_delivers() -> None:
     kib = 1024
     b = ReadBudget(64, start=2, least=2, request_bytes=256 * kib, queue_s=0.5, clock=clock)
     assert b.total == 2
-    b.join()
+    t = b.join()
     clock.now += 0.25
     b.delivered(50 * 1024 * kib)  # 200 MiB/s (loopback): half a second of it is far over the most
     assert b.total == 64
@@ -72,10 +102,24 @@ def test_the_budget_follows_the_rate_the_link_delivers() -> None:
     clock.now += 0.05
     b.delivered(10 * 1024 * kib)  # within one sample: not measured yet
     assert b.total == 2
-    b.leave()
+    b.leave(t)
     clock.now += 3600.0  # idle, then a new transfer: the idle hour is not the link's rate
-    b.join()
+    t = b.join()
     clock.now += 0.25
     b.delivered(2560 * kib)  # 10 MiB/s: 20 requests
     assert b.total == 20
-    b.leave()
+    b.leave(t)
+
+
+def test_only_readers_granted_requests_share_the_link() -> None:
+    b = ReadBudget(4)
+    first, second = b.join(), b.join()
+    assert b.served() == 1, "nobody served yet: one, not zero"
+    assert _take_all(b, first) == 4 and b.served() == 1, "the second waits its turn: it shares nothing"
+    b.sated(first)
+    b.give(1)
+    assert b.take(0, second) and b.served() == 2
+    b.give(4)
+    b.leave(first)
+    assert b.served() == 1
+    b.leave(second)
