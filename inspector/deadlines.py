@@ -86,17 +86,26 @@ class TransferClock:
         self._last = 0.0
         self._owed = 0.0  # bytes the floor asks for so far, each second at the share of that moment
         self._share = floor.bytes_per_s
+        self._held_since: float | None = None
         self.done = 0
 
     def start(self) -> None:
         if self.t0 is None:
             self.t0 = self._last = self._clock()
 
-    def restart(self) -> None:
+    def restart(self, most_s: float) -> bool:
         """Start again from now, nothing owed: the file's first request is still queued behind
-        replies to requests sent before it (another clip's, on the same connection)."""
-        self.t0 = self._last = self._clock()
+        replies to requests sent before it (another clip's, on the same connection). For at most
+        ``most_s`` after the first restart (a server holding back an earlier reply must not hold
+        the floor off for good): False, and nothing done, once that has passed."""
+        now = self._clock()
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since > most_s:
+            return False
+        self.t0 = self._last = now
         self._owed = 0.0
+        return True
 
     def time_left(self) -> float:
         """Seconds to wait for more bytes before the floor is missed (the grace included)."""

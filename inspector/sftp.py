@@ -193,9 +193,10 @@ class _SftpReader:
             timeout = None
             if clock is not None:
                 queued = self._first_seq is not None and self._session.outstanding_before(self._first_seq)
-                if queued:
-                    clock.restart()  # still behind earlier requests' replies (see TransferClock)
-                else:
+                # still behind earlier requests' replies: not this clip's slowness, for up to the I/O timeout
+                if queued and not clock.restart(self._session.entry.io_timeout_s):
+                    queued = False
+                if not queued:
                     self._first_seq = None
                 timeout = clock.time_left()
                 if timeout <= 0:

@@ -96,5 +96,9 @@ def test_a_clip_queued_behind_other_replies_starts_its_clock_again_with_nothing_
     c.start()
     t.now += 4.0
     assert abs(c.time_left() - 1.0) < 1e-9
-    c.restart()  # its first request still behind another clip's replies
+    assert c.restart(30.0)  # its first request still behind another clip's replies
     assert c.time_left() == 5.0
+    t.now += 30.0
+    assert c.restart(30.0) and c.time_left() == 5.0
+    t.now += 0.1  # held back longer than allowed: the floor applies from the last restart on
+    assert not c.restart(30.0) and abs(c.time_left() - 4.9) < 1e-9
