@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from inspector.catalog import Catalog
 from tests.inspector_env import big_clip, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,11 @@ def test_pull_on_a_terminal_draws_one_line_for_every_clip_in_flight(tmp_path: Pa
             os.close(slave)
     assert proc.returncode == 0, out
     assert f"pi1: stored {n}," in out
+    catalog = Catalog(tmp_path / "library" / "catalog.sqlite3")
+    try:
+        assert sorted(r.state for r in catalog.rows()) == ["acked"] * n
+    finally:
+        catalog.close()
     text = shown.decode().replace("\r\n", "\n")
     progress = re.compile(r"\[pi1\]( \d+ in flight \d+%)? · \d+ done · [\d.]+ MB *")
     record = re.compile(r"\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING) inspector\.\w+: [^\r]*")
