@@ -226,7 +226,7 @@ class SftpStore:
         self.floor = floor
         self.read_ahead = read_ahead
         # shared by every file read at once (clips in flight); starts small and follows the link's rate
-        self.budget = ReadBudget(read_ahead, start=2)
+        self.budget = ReadBudget(read_ahead, start=2, rtt=self._rtt)
         self.read_size = FALLBACK_READ_SIZE
         self.dir = entry.remote_dir.rstrip("/") or "/"
         self.archive_dir = archive_dir_of(entry.remote_dir)
@@ -267,6 +267,11 @@ class SftpStore:
         self.budget.request_bytes = self.read_size
         logger.debug("[%s] SFTP session up: %d-byte reads, %d in flight", entry.name, self.read_size,
                      self.read_ahead)
+
+    def _rtt(self) -> float:
+        with self._lock:
+            s = self._session
+        return 0.0 if s is None else s.min_rtt()
 
     def _stopped(self) -> RemoteError:
         return RemoteError(f"connection to {self.entry.host}:{self.entry.port} cut: stopping")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import struct
 import threading
 import time
@@ -46,11 +47,12 @@ class Pending:
     Pending is popped from the session's table under its lock first). A bare lock, held until
     then, is the signal: cheaper than an Event (a Condition and a lock) for thousands of requests."""
 
-    __slots__ = ("_lock", "id", "reply", "seq")
+    __slots__ = ("_lock", "id", "reply", "sent_at", "seq")
 
     def __init__(self, req_id: int, seq: int = 0) -> None:
         self.id = req_id
         self.seq = seq  # the session's count of requests sent (ids wrap around; this does not)
+        self.sent_at = 0.0  # time.monotonic() when it was written
         self._lock = threading.Lock()
         self._lock.acquire()
         self.reply: wire.Reply | None = None
@@ -82,6 +84,7 @@ class SftpSession:
         self.max_packet = wire.DEFAULT_MAX_PACKET
         self.limits: wire.Limits | None = None
         self._watch = IoWatch(entry.io_timeout_s, time.monotonic())
+        self._min_rtt = math.inf
         self.pipe = SshPipe(entry, on_authenticated=on_authenticated)
         self._reader = threading.Thread(target=self._read_loop, name=f"sftp-reader-{entry.name}", daemon=True)
         self._watchdog = threading.Thread(target=self._watch_loop, name=f"sftp-watchdog-{entry.name}", daemon=True)
@@ -156,7 +159,8 @@ class SftpSession:
         if error is not None:
             raise RemoteError(str(error))
         now = time.monotonic()
-        for _ in requests:
+        for p in pending:
+            p.sent_at = now
             self._watch.sent(now)
         packets = b"".join(encode(p.id, *args) for p, (encode, args) in zip(pending, requests, strict=True))
         try:
@@ -174,6 +178,13 @@ class SftpSession:
         if p.reply is None:
             raise self._broken()
         return p.reply
+
+    def min_rtt(self) -> float:
+        """The shortest time any request took to be answered on this session (seconds): about the
+        round trip to the server, measured when nothing was queued ahead of the request (the listing
+        before the reads); 0 before any reply."""
+        rtt = self._min_rtt
+        return 0.0 if rtt == math.inf else rtt
 
     def outstanding_before(self, seq: int) -> bool:
         """Whether a request sent before the one numbered ``seq`` still awaits its reply."""
@@ -284,5 +295,8 @@ class SftpSession:
         if p is None:
             raise wire.ProtocolError(f"a reply to request {reply.id}, which is not outstanding")
         self._watch.answered()
+        rtt = time.monotonic() - p.sent_at
+        if rtt < self._min_rtt:  # the reader thread alone writes it
+            self._min_rtt = rtt
         p.reply = reply
         p.set()

@@ -51,7 +51,6 @@ def test_a_small_read_goes_before_the_readers_already_asking() -> None:
 def test_a_reader_with_nothing_outstanding_waits_until_a_request_is_given_back_and_it_is_its_turn() -> None:
     b = ReadBudget(2)
     first = b.join()
-    assert b.take(0, first) and b.take(1, first)
     second = b.join()
     asked = threading.Event()
     granted = threading.Event()
@@ -64,16 +63,30 @@ def test_a_reader_with_nothing_outstanding_waits_until_a_request_is_given_back_a
     waiting = threading.Thread(target=wait_for_one)
     waiting.start()
     asked.wait(10)
-    b.give()  # a request back, but the first still asks: it is the first's
-    assert b.take(1, first) and not granted.is_set()
-    b.sated(first)  # now the second's turn, once a request comes back
+    assert not granted.is_set(), "the first has not been granted anything yet: it comes first"
+    assert b.take(0, first) and b.take(1, first), "the first takes the whole budget"
     assert not granted.is_set()
-    b.give()
+    b.give()  # one of the first's replies consumed: the first waits for its next one, so the free request is used
     waiting.join(10)
     assert granted.is_set()
     b.give(2)
     b.leave(first)
     b.leave(second)
+
+
+def test_a_request_given_back_goes_to_a_younger_reader_while_the_older_ones_wait_for_replies() -> None:
+    """The oldest reader blocks in its next reply, not in ``take``: the request given back meanwhile
+    is not kept for it (the link would idle until that reply), a younger reader asking takes it."""
+    b = ReadBudget(3)
+    first, second, third = b.join(), b.join(), b.join()
+    assert b.take(0, first) and b.take(1, first)
+    assert b.take(0, second), "the first has requests out: the second may use the free one"
+    assert not b.take(2, first), "the budget is used up"
+    b.give()
+    assert b.take(0, third)
+    b.give(3)
+    for t in (first, second, third):
+        b.leave(t)
 
 
 class _Clock:
@@ -108,6 +121,24 @@ def test_the_budget_follows_the_rate_the_link_delivers() -> None:
     clock.now += 0.25
     b.delivered(2560 * kib)  # 10 MiB/s: 20 requests
     assert b.total == 20
+    b.leave(t)
+
+
+def test_the_budget_covers_the_round_trip_and_no_more() -> None:
+    """At 5 MiB/s: 0.1 s of it alone is 2 requests of 256 KiB; with a 200 ms round trip, two round
+    trips more, 10. Every other request of the connection waits behind these, so no more."""
+    clock = _Clock()
+    kib = 1024
+    rtt = [0.0]
+    b = ReadBudget(64, start=2, least=1, request_bytes=256 * kib, queue_s=0.1, rtt=lambda: rtt[0], clock=clock)
+    t = b.join()
+    clock.now += 0.2
+    b.delivered(1024 * kib)
+    assert b.total == 2
+    rtt[0] = 0.2
+    clock.now += 0.2
+    b.delivered(1024 * kib)
+    assert b.total == 10
     b.leave(t)
 
 
