@@ -23,6 +23,7 @@ PACKAGES=(
   shellcheck        # deploy/*.sh and this script are linted by the tests
   systemd           # systemd-analyze verifies the unit files
   chromium          # the report is opened in headless Chromium (/usr/bin/chromium)
+  mosquitto         # MQTT events are tested against a real broker (tests/mosquitto.py)
   python3-numpy     # make test-pi-stack: the Raspberry Pi OS Bookworm stack under /usr/bin/python3
   python3-opencv
   python3-av

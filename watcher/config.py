@@ -6,6 +6,7 @@
     [detector]  see watcher.detector.DetectorSettings
     [trigger]   see watcher.trigger.TriggerSettings
     [retention] see watcher.retention.RetentionSettings
+    [mqtt]      see shared.mqtt_settings.MqttSettings (off by default)
 
 Every key is optional; unknown tables or keys are errors naming the file and the key.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.config import read_toml, validate_config
+from shared.mqtt_settings import MqttSettings, resolve_mqtt
 from shared.naming import check_camera_name
 from shared.validation import CameraName, Strict
 from watcher.detector import DetectorSettings
@@ -59,6 +61,7 @@ class WatcherFile(Strict):
     detector: DetectorSettings = DetectorSettings()
     trigger: TriggerSettings = TriggerSettings()
     retention: RetentionSettings = RetentionSettings()
+    mqtt: MqttSettings = MqttSettings()
 
 
 class WatcherConfig(WatcherFile):
@@ -73,7 +76,7 @@ def parse_config(data: dict[str, Any], path: str) -> WatcherConfig:
     if not Path(general.data_dir).is_absolute() and path != "<defaults>":
         # a relative data_dir in a config file is relative to that file
         general = general.model_copy(update={"data_dir": str(Path(path).parent / general.data_dir)})
-    return WatcherConfig(**dict(cfg) | {"watcher": general}, path=path)
+    return WatcherConfig(**dict(cfg) | {"watcher": general, "mqtt": resolve_mqtt(cfg.mqtt, path)}, path=path)
 
 
 def load_config(path: str | None) -> WatcherConfig:

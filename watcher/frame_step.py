@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from watcher.recorder import Recorder
 from watcher.sdnotify import Watchdog
 from watcher.status import StatusReporter
 from watcher.trigger import Action, EventTrigger
+
+if TYPE_CHECKING:  # paho is imported only when [mqtt] is enabled
+    from watcher.events import WatcherEvents
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class FrameStep:
         writer: ClipWriter,
         status: StatusReporter,
         watchdog: Watchdog,
+        events: WatcherEvents | None = None,
     ) -> None:
         """``encoder`` is None when the source delivers encoded packets; ``request_keyframe`` then
         asks the source (camera) for a keyframe, if it can."""
@@ -53,6 +58,7 @@ class FrameStep:
         self.guard, self.recorder, self.encoder = guard, recorder, encoder
         self.request_keyframe = request_keyframe
         self.writer, self.status, self.watchdog = writer, status, watchdog
+        self.events = events
         self.counters = status.counters
         self._paused_shown: str | None = None  # the pause reason status.json last showed
 
@@ -60,6 +66,8 @@ class FrameStep:
         self.counters.frames_in += 1
         result = self.detector.process(self._luma(frame), frame.t)
         actions = self.trigger.update(frame.t, result.motion)
+        if self.events is not None:
+            self.events.motion(self.trigger.recording)  # the event as the trigger sees it, recorded or not
         actions = self._disk_gate(actions, frame.t)
         self.recorder.apply(actions, self.trigger.motion_start)
         packets = self._encode(frame)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.manifest import Manifest
 from watcher.capture import END, Capture
@@ -46,6 +47,9 @@ from watcher.sdnotify import Watchdog
 from watcher.sources import FrameSource, SourceInfo, create_source
 from watcher.status import Counters, StatusReporter
 from watcher.trigger import EventTrigger
+
+if TYPE_CHECKING:
+    from watcher.events import WatcherEvents
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +125,19 @@ class Pipeline:
         self.guard = DiskGuard(dirs, cfg.retention, self.counters, fps=info.fps)
         self.ids = ClipIds(dirs)  # never reuses an id in this data directory, across restarts and clock steps
         self.writer = ClipWriter(dirs, on_published=self._clip_published, on_error=self._clip_failed, ids=self.ids)
+        self.events: WatcherEvents | None = None
+        if cfg.mqtt.enabled:  # paho is imported only then
+            from watcher.events import WatcherEvents
+
+            self.events = WatcherEvents.create(cfg.mqtt, cfg.watcher.camera, config_path=cfg.path or "<defaults>",
+                                               status_interval_s=cfg.watcher.status_interval_s)
         self.status = StatusReporter(dirs.status_file, self.counters, interval_s=cfg.watcher.status_interval_s,
-                                     started_mono=time.monotonic())
+                                     started_mono=time.monotonic(), listener=self.events)
         self.watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
 
     def run(self, stop: threading.Event, duration_s: float | None) -> RunResult:
+        if self.events is not None:
+            self.events.start()  # connects in the background: a broker away is not an error
         self.writer.start()
         self.guard.start()
         try:
@@ -183,7 +195,7 @@ class Pipeline:
         return FrameStep(t_first=frame.t, detector=MotionDetector(cfg.detector), detector_width=cfg.detector.width,
                          trigger=EventTrigger(cfg.trigger), guard=self.guard, recorder=recorder,
                          encoder=self.encoder, request_keyframe=getattr(self.src, "request_keyframe", None),
-                         writer=self.writer, status=self.status, watchdog=self.watchdog)
+                         writer=self.writer, status=self.status, watchdog=self.watchdog, events=self.events)
 
     def _source_failure(self, capture: Capture) -> str | None:
         """The capture thread ended: None at the end of the source, else the error, counted and logged."""
@@ -212,12 +224,19 @@ class Pipeline:
         c = self.counters
         c.state = "stopped"
         c.recording, c.current_clip, c.motion = False, None, False
-        self.status.write(time.monotonic())
+        self.status.write(time.monotonic())  # its health message is the last event
+        if self.events is not None:
+            self.events.stop()  # motion OFF, what is queued, then offline (each within the link's deadline)
+            self.events.before(c)  # status.json keeps what was sent and dropped, the last events included
+            self.status.listener = None
+            self.status.write(time.monotonic())
 
     def _clip_published(self, m: Manifest) -> None:  # on the clip-writer thread
         self.published.append(m)
         self.counters.clips_published += 1
         self.counters.last_clip = m.id
+        if self.events is not None:
+            self.events.clip(m)
         if self.on_published is not None:
             self.on_published(m, self.dirs)
 

@@ -12,10 +12,11 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import ConfigDict, Field
 
@@ -23,6 +24,7 @@ from shared.atomic import atomic_write_bytes
 from shared.bounded_json import RejectedJSON, load_json
 from shared.manifest import UtcTime, utc_iso
 from shared.validation import Problem, Strict, validate
+from watcher.clock_sync import clock_synchronized
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ class Counters:
     source: str = ""
     state: str = "starting"
     recording_paused: str | None = None  # why recording is stopped (disk full), or None
+    clock_synchronized: bool | None = None  # the kernel's word (watcher.clock_sync); None: unknown
+    events_connected: bool | None = None  # the MQTT broker's connection; None: [mqtt] is off
+    events_sent: int = 0  # events handed to the broker
+    events_dropped: int = 0  # events dropped while the broker was away (the oldest first)
 
     def error(self, message: str) -> None:
         self.last_error = message
@@ -86,6 +92,11 @@ class Status(Strict):
     source: str
     state: Literal["starting", "running", "stopped"]
     recording_paused: str | None
+    # added with MQTT (issue 13): absent from older documents
+    clock_synchronized: bool | None = None
+    events_connected: bool | None = None
+    events_sent: Count = 0
+    events_dropped: Count = 0
 
     def to_json(self) -> bytes:
         return (json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n").encode()
@@ -108,9 +119,21 @@ class _Rates:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+class StatusListener(Protocol):
+    """Told at each status write (on the pipeline thread): ``before`` may update the counters,
+    ``written`` gets the document (watcher.events publishes it as health)."""
+
+    def before(self, counters: Counters) -> None: ...
+    def written(self, doc: Status) -> None: ...
+
+
 class StatusReporter:
-    def __init__(self, path: Path, counters: Counters, *, interval_s: float, started_mono: float) -> None:
+    def __init__(self, path: Path, counters: Counters, *, interval_s: float, started_mono: float,
+                 listener: StatusListener | None = None,
+                 clock_synchronized: Callable[[], bool | None] = clock_synchronized) -> None:
         self.path = path
+        self.listener = listener
+        self._clock_synchronized = clock_synchronized
         self.counters = counters
         self.interval_s = interval_s
         self._started = started_mono
@@ -130,6 +153,9 @@ class StatusReporter:
         fps_out = (c.frames_encoded - self._last.frames_encoded) / dt
         self._last = _Rates(now_mono, c.frames_in, c.frames_encoded)
         self._next_due = now_mono + self.interval_s
+        c.clock_synchronized = self._clock_synchronized()
+        if self.listener is not None:
+            self.listener.before(c)
         try:
             disk = shutil.disk_usage(self.path.parent)
             free, total = disk.free, disk.total
@@ -149,3 +175,5 @@ class StatusReporter:
             atomic_write_bytes(self.path, doc.to_json())
         except OSError as e:  # a full disk must not stop the watcher; the next write may succeed
             logger.warning("cannot write %s: %s", self.path, e)
+        if self.listener is not None:
+            self.listener.written(doc)

@@ -42,6 +42,10 @@ def test_a_valid_file_gives_typed_sections_and_its_data_dir_beside_it(tmp_path: 
     assert load_config(None).watcher.data_dir == "watcher-data"
 
 
+TOPIC_RULE = ("must be levels of A-Z, a-z, 0-9, '_', '.', '-' separated by '/' (no empty level, no '+' or '#' "
+              "wildcard, no '$')")
+
+
 @pytest.mark.parametrize("text,error", [
     ('[source]\nwidth = "wide"\n', "source.width: expected an integer, got 'wide'"),
     ("[source]\nrealtime = 1\n", "source.realtime: expected true or false, got 1"),
@@ -51,7 +55,7 @@ def test_a_valid_file_gives_typed_sections_and_its_data_dir_beside_it(tmp_path: 
     ("[trigger]\npre_roll = 1.0\n",
      "trigger.pre_roll: unknown key (known keys: max_clip_s, min_motion_frames, post_roll_s, pre_roll_s)"),
     ("[triggers]\npre_roll_s = 1.0\n",
-     "triggers: unknown key (known keys: detector, encoder, retention, source, trigger, watcher)"),
+     "triggers: unknown key (known keys: detector, encoder, mqtt, retention, source, trigger, watcher)"),
     ("watcher = 3\n", "watcher: expected a table, got 3"),
     ('[retention]\non_full = "panic"\n',
      "retention.on_full: must be one of 'delete_oldest' or 'stop_recording', got 'panic'"),
@@ -61,6 +65,11 @@ def test_a_valid_file_gives_typed_sections_and_its_data_dir_beside_it(tmp_path: 
     ('[detector]\nmask = [[[0, 0], [1, 0], [1, "y"]]]\n', "detector.mask[0][2][1]: expected a number, got 'y'"),
     ("[detector]\nmask = [[[0, 0], [2, 0], [1, 1]]]\n", "detector.mask: polygon 0: point (2.0, 0.0) is outside 0..1"),
     ("[detector]\nmask = [[[0, 0], [1, 1]]]\n", "detector.mask: polygon 0 needs at least 3 points"),
+    ('[mqtt]\npassword_file = "pw"\n', "mqtt.username: is required with password_file"),
+    ('[mqtt]\nca_file = "ca.crt"\n', "mqtt.ca_file: needs tls = true"),
+    ('[mqtt]\ntopic_prefix = "home/+/cams"\n', f"mqtt.topic_prefix: {TOPIC_RULE}, got 'home/+/cams'"),
+    ('[mqtt]\ndiscovery_prefix = "$SYS"\n', f"mqtt.discovery_prefix: {TOPIC_RULE}, got '$SYS'"),
+    ("[mqtt]\nport = 0\n", "mqtt.port: must be >= 1, got 0"),
 ])
 def test_a_bad_file_is_refused_naming_the_file_and_the_key(tmp_path: Path, text: str, error: str) -> None:
     assert refusal(tmp_path, text) == f"{tmp_path / 'watcher.toml'}: {error}"
@@ -73,6 +82,23 @@ def test_the_watcher_exits_78_with_the_file_and_the_key(tmp_path: Path) -> None:
                        text=True, timeout=120)
     assert r.returncode == 78
     assert f"{bad}: trigger.pre_roll_s: must be <= 60.0, got 99" in r.stderr
+
+
+def test_mqtt_files_are_beside_the_config_and_a_readable_password_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("secret\n")
+    (tmp_path / "pw").chmod(0o600)
+    (tmp_path / "ca.crt").write_text("a CA\n")
+    cfg = load(tmp_path, '[mqtt]\nenabled = true\nusername = "pi"\npassword_file = "pw"\ntls = true\n'
+                         'ca_file = "ca.crt"\n')
+    assert (cfg.mqtt.password_file, cfg.mqtt.ca_file) == (str(tmp_path / "pw"), str(tmp_path / "ca.crt"))
+    assert "secret" not in cfg.model_dump_json()  # the config holds the file's name, never the secret
+    (tmp_path / "pw").chmod(0o644)
+    text = '[mqtt]\nenabled = true\nusername = "pi"\npassword_file = "pw"\n'
+    assert refusal(tmp_path, text) == (f"{tmp_path / 'watcher.toml'}: mqtt.password_file: {tmp_path / 'pw'}: "
+                                       f"readable or writable by group or others (mode 0644); "
+                                       f"run: chmod 600 {tmp_path / 'pw'}")
+    assert refusal(tmp_path, '[mqtt]\nenabled = true\ntls = true\nca_file = "nope.crt"\n') == \
+        f"{tmp_path / 'watcher.toml'}: mqtt.ca_file: {tmp_path / 'nope.crt'}: no such file"
 
 
 def test_command_line_overrides_are_validated_copies(tmp_path: Path) -> None:
