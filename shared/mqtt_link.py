@@ -35,20 +35,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from shared.event_queue import EventQueue
+from shared.mqtt_message import MqttMessage
 from shared.mqtt_settings import MqttSettings
 
 logger = logging.getLogger(__name__)
 
 INFLIGHT = 20  # messages handed to paho and not yet acknowledged by the broker
 ONLINE, OFFLINE = b"online", b"offline"
-
-
-@dataclass(frozen=True)
-class MqttMessage:
-    topic: str
-    payload: bytes
-    retain: bool = False
-    qos: int = 1
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
     [trigger]   see watcher.trigger.TriggerSettings
     [retention] see watcher.retention.RetentionSettings
     [mqtt]      see shared.mqtt_settings.MqttSettings (off by default)
+    [[webhook]] see shared.webhooks.WebhookSettings (none by default)
 
 Every key is optional; unknown tables or keys are errors naming the file and the key.
 """
@@ -23,7 +24,8 @@ from pydantic import Field
 from shared.config import read_toml, validate_config
 from shared.mqtt_settings import MqttSettings, resolve_mqtt
 from shared.naming import check_camera_name
-from shared.validation import CameraName, Strict
+from shared.validation import CameraName, Items, Strict
+from shared.webhooks import WebhookSettings, resolve_webhooks
 from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
 from watcher.retention import RetentionSettings
@@ -62,6 +64,7 @@ class WatcherFile(Strict):
     trigger: TriggerSettings = TriggerSettings()
     retention: RetentionSettings = RetentionSettings()
     mqtt: MqttSettings = MqttSettings()
+    webhook: Items[WebhookSettings] = ()
 
 
 class WatcherConfig(WatcherFile):
@@ -76,7 +79,8 @@ def parse_config(data: dict[str, Any], path: str) -> WatcherConfig:
     if not Path(general.data_dir).is_absolute() and path != "<defaults>":
         # a relative data_dir in a config file is relative to that file
         general = general.model_copy(update={"data_dir": str(Path(path).parent / general.data_dir)})
-    return WatcherConfig(**dict(cfg) | {"watcher": general, "mqtt": resolve_mqtt(cfg.mqtt, path)}, path=path)
+    return WatcherConfig(**dict(cfg) | {"watcher": general, "mqtt": resolve_mqtt(cfg.mqtt, path),
+                                        "webhook": resolve_webhooks(cfg.webhook, path)}, path=path)
 
 
 def load_config(path: str | None) -> WatcherConfig:

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared.mqtt_link import MqttMessage
+from shared.mqtt_message import MqttMessage
 
 MODEL = "motion-watcher"
 

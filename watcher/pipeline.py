@@ -126,10 +126,11 @@ class Pipeline:
         self.ids = ClipIds(dirs)  # never reuses an id in this data directory, across restarts and clock steps
         self.writer = ClipWriter(dirs, on_published=self._clip_published, on_error=self._clip_failed, ids=self.ids)
         self.events: WatcherEvents | None = None
-        if cfg.mqtt.enabled:  # paho is imported only then
+        if cfg.mqtt.enabled or cfg.webhook:
             from watcher.events import WatcherEvents
 
-            self.events = WatcherEvents.create(cfg.mqtt, cfg.watcher.camera, config_path=cfg.path or "<defaults>",
+            self.events = WatcherEvents.create(cfg.mqtt, cfg.webhook, cfg.watcher.camera,
+                                               config_path=cfg.path or "<defaults>",
                                                status_interval_s=cfg.watcher.status_interval_s)
         self.status = StatusReporter(dirs.status_file, self.counters, interval_s=cfg.watcher.status_interval_s,
                                      started_mono=time.monotonic(), listener=self.events)

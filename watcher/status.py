@@ -52,6 +52,8 @@ class Counters:
     events_connected: bool | None = None  # the MQTT broker's connection; None: [mqtt] is off
     events_sent: int = 0  # events handed to the broker
     events_dropped: int = 0  # events dropped while the broker was away (the oldest first)
+    webhooks_delivered: int = 0  # webhook events a target took (2xx)
+    webhooks_failed: int = 0  # webhook events given up (attempts used, refused) or dropped (queue full)
 
     def error(self, message: str) -> None:
         self.last_error = message
@@ -97,6 +99,8 @@ class Status(Strict):
     events_connected: bool | None = None
     events_sent: Count = 0
     events_dropped: Count = 0
+    webhooks_delivered: Count = 0
+    webhooks_failed: Count = 0
 
     def to_json(self) -> bytes:
         return (json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n").encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ TOPIC_RULE = ("must be levels of A-Z, a-z, 0-9, '_', '.', '-' separated by '/' (
     ("[trigger]\npre_roll = 1.0\n",
      "trigger.pre_roll: unknown key (known keys: max_clip_s, min_motion_frames, post_roll_s, pre_roll_s)"),
     ("[triggers]\npre_roll_s = 1.0\n",
-     "triggers: unknown key (known keys: detector, encoder, mqtt, retention, source, trigger, watcher)"),
+     "triggers: unknown key (known keys: detector, encoder, mqtt, retention, source, trigger, watcher, webhook)"),
     ("watcher = 3\n", "watcher: expected a table, got 3"),
     ('[retention]\non_full = "panic"\n',
      "retention.on_full: must be one of 'delete_oldest' or 'stop_recording', got 'panic'"),
@@ -109,8 +110,16 @@ def test_command_line_overrides_are_validated_copies(tmp_path: Path) -> None:
     assert with_overrides(cfg) == cfg
 
 
+def _model_of(annotation: Any) -> Any:
+    """A table's model, also for an array of tables ([[webhook]]: a tuple of models)."""
+    while not hasattr(annotation, "model_fields"):
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
 SECTIONS = sorted(WatcherConfig.model_fields.keys() - {"path"})
-KEYS = sorted({k for name in SECTIONS for k in WatcherConfig.model_fields[name].annotation.model_fields} | {"zz"})
+KEYS = sorted({k for name in SECTIONS for k in _model_of(WatcherConfig.model_fields[name].annotation).model_fields}
+              | {"zz"})
 # what a TOML file can hold: integers of any size, floats with nan and inf, booleans, strings, arrays, tables
 SCALARS = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=40),
                     st.sampled_from([0, 1, -1, 0.5, 2.0, 1e30, math.inf, math.nan, "", "synthetic", "gate"]))

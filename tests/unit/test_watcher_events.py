@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.mqtt_link import LinkStats, MqttMessage
+from shared.mqtt_link import LinkStats
+from shared.mqtt_message import MqttMessage
 from watcher.events import WatcherEvents
 from watcher.ha_discovery import Topics, discovery_messages
 from watcher.status import Counters, Status
