@@ -8,6 +8,8 @@
     clips_in_flight = 16               # clips of one watcher pulled at once over its one connection
     max_clip_mb = 4096                 # a bigger clip is refused before download (asked again next pass)
     reserve_free_mb = 1024             # a clip that would leave less free space is refused before download
+    unreachable_alert_s = 3600         # events: a watcher unreachable this long is a problem
+    report_url = ""                    # events: where the report is served (default: file:// links)
 
     [[watcher]]                        # one table per Pi
     name = "frontdoor"
@@ -30,6 +32,9 @@
     max_frames = 450000
     max_duration_s = 3720
 
+    [mqtt]                             # events out: shared/mqtt_settings.py (off by default)
+    [[webhook]]                        # events out: shared/webhooks.py (none by default)
+
 Every error names the file and the key (``watcher[1].host``).
 """
 
@@ -44,7 +49,9 @@ from pydantic import Field, field_validator, model_validator
 from inspector.analysis.limits import AnalysisLimits
 from shared.config import read_toml, validate_config
 from shared.errors import ConfigError
+from shared.mqtt_settings import MqttSettings, resolve_mqtt
 from shared.validation import CameraName, Items, Problem, Strict
+from shared.webhooks import WebhookSettings, resolve_webhooks
 
 _REQUIRED_SFTP = ("host", "user", "identity_file", "known_hosts")
 
@@ -96,6 +103,11 @@ class InspectorSettings(Strict):
                                description="a clip larger than this is refused before download")
     reserve_free_mb: float = Field(default=1024.0, ge=0.0, le=1_048_576.0,
                                    description="free space the library keeps; a clip that does not fit is refused")
+    # events out ([mqtt], [[webhook]]: inspector.events)
+    unreachable_alert_s: float = Field(default=3600.0, ge=0.0, le=30 * 86400.0,
+                                       description="a watcher unreachable this long is a problem (MQTT, webhooks)")
+    report_url: str = Field(default="", max_length=2048,
+                            description="where the report is served (its links in events); default: file://")
 
 
 class CleanupSettings(Strict):
@@ -115,6 +127,8 @@ class InspectorFile(InspectorSettings):
     watcher: Items[WatcherEntry] = ()
     cleanup: CleanupSettings = CleanupSettings()
     analysis: AnalysisLimits = AnalysisLimits()
+    mqtt: MqttSettings = MqttSettings()
+    webhook: Items[WebhookSettings] = ()
 
     @model_validator(mode="after")
     def _check_file(self) -> InspectorFile:
@@ -136,6 +150,8 @@ class InspectorConfig(Strict):
     path: str
     cleanup: CleanupSettings = CleanupSettings()
     analysis: AnalysisLimits = AnalysisLimits()
+    mqtt: MqttSettings = MqttSettings()
+    webhook: Items[WebhookSettings] = ()
 
     @property
     def library(self) -> Path:
@@ -166,7 +182,8 @@ def parse_config(data: dict[str, Any], path: str) -> InspectorConfig:
                 files[key] = str(full)
         watchers.append(w.model_copy(update=files))  # valid: a path for a path
     return InspectorConfig(settings=settings, watchers=tuple(watchers), path=path, cleanup=f.cleanup,
-                           analysis=f.analysis)
+                           analysis=f.analysis, mqtt=resolve_mqtt(f.mqtt, path),
+                           webhook=resolve_webhooks(f.webhook, path))
 
 
 def load_config(path: str) -> InspectorConfig:

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inspector.catalog import Catalog
 from inspector.config import InspectorConfig, InspectorSettings, WatcherEntry
@@ -35,6 +36,9 @@ from inspector.pullstats import PullStats
 from inspector.remote import LocalStore, RemoteError, RemoteStore
 from inspector.ssh_pipe import SshMissing, ssh_client
 from shared.errors import AppError
+
+if TYPE_CHECKING:
+    from inspector.events import InspectorEvents
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ def _close_quietly(thing: RemoteStore | Catalog | None, name: str) -> None:
 
 
 def _pull_watcher_once(entry: WatcherEntry, cfg: InspectorConfig, library: Library, stop: threading.Event,
-                       progress: Progress | None, links: OpenLinks) -> WatcherResult:
+                       progress: Progress | None, links: OpenLinks, events: InspectorEvents | None) -> WatcherResult:
     catalog: Catalog | None = None
     store: RemoteStore | None = None
     try:
@@ -106,6 +110,8 @@ def _pull_watcher_once(entry: WatcherEntry, cfg: InspectorConfig, library: Libra
         if stop.is_set():
             return WatcherResult(entry.name, [stats], interrupted=True)
         catalog.watcher_ok(entry.name)
+        if events is not None:
+            events.watcher_pass(entry.name, stats, None, catalog)
         return WatcherResult(entry.name, [stats])
     except Exception as e:
         if stop.is_set():
@@ -117,6 +123,8 @@ def _pull_watcher_once(entry: WatcherEntry, cfg: InspectorConfig, library: Libra
         else:
             logger.exception("[%s] pass failed: %s", entry.name, message)
         _record_error(catalog, library, entry.name, message)
+        if events is not None:
+            events.watcher_pass(entry.name, None, message)
         return WatcherResult(entry.name, [], message)
     finally:
         _close_quietly(store, entry.name)
@@ -166,7 +174,7 @@ def _prepare(cfg: InspectorConfig) -> Library:
 
 
 def pull_all(cfg: InspectorConfig, *, progress: Progress | None = None,
-             stop: threading.Event | None = None) -> list[WatcherResult]:
+             stop: threading.Event | None = None, events: InspectorEvents | None = None) -> list[WatcherResult]:
     """Pull from every watcher once, in parallel; return one result per watcher, whatever happened
     to its pass (an error, or ``interrupted`` after ``stop``)."""
     stop = stop or threading.Event()
@@ -175,7 +183,7 @@ def pull_all(cfg: InspectorConfig, *, progress: Progress | None = None,
     results: dict[str, WatcherResult] = {}
 
     def work(entry: WatcherEntry) -> None:
-        results[entry.name] = _pull_watcher_once(entry, cfg, library, stop, progress, links)
+        results[entry.name] = _pull_watcher_once(entry, cfg, library, stop, progress, links, events)
 
     threads = [threading.Thread(target=work, args=(w,), name=f"pull-{w.name}", daemon=True) for w in cfg.watchers]
     for t in threads:
@@ -201,7 +209,8 @@ class _Backoff:
 
 
 def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progress | None = None,
-                on_pass: Callable[[str, PullStats], None] | None = None) -> None:
+                on_pass: Callable[[str, PullStats], None] | None = None,
+                events: InspectorEvents | None = None) -> None:
     """Poll every watcher every ``poll_interval_s`` until ``stop``. A failed pass (whatever it
     raised) is logged, recorded and retried with capped backoff on a fresh connection."""
     library = _prepare(cfg)
@@ -226,6 +235,8 @@ def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progre
                     if failures := backoff.reset():
                         logger.info("[%s] recovered after %d failed attempt(s)", entry.name, failures)
                     last_failure = None
+                    if events is not None:
+                        events.watcher_pass(entry.name, stats, None, catalog)
                     if on_pass:
                         on_pass(entry.name, stats)
                     wait = cfg.settings.poll_interval_s
@@ -243,6 +254,8 @@ def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progre
                         logger.exception(line, *args)
                     last_failure = message
                     _record_error(catalog, library, entry.name, message)
+                    if events is not None:
+                        events.watcher_pass(entry.name, None, message)
                     _close_quietly(store, entry.name)  # the next attempt starts from a fresh connection
                     _close_quietly(catalog, entry.name)
                     store = catalog = None

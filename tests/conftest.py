@@ -45,6 +45,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_pull.py",
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",
+    "integration/test_inspector_events.py",  # MQTT and webhooks after a pull
     "integration/test_inspector_sigterm.py",
     "integration/test_inspector_ssh.py",  # the SFTP transport over OpenSSH's ssh
     "integration/test_report.py",

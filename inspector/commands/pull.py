@@ -11,9 +11,12 @@ import argparse
 import contextlib
 import logging
 import sys
+import threading
 
 from inspector.commands.library import open_library
 from inspector.commands.status import summary_text
+from inspector.config import InspectorConfig
+from inspector.events import InspectorEvents, analyzed_batch, events_for
 from inspector.progress_line import ProgressLine
 from shared.signals import stop_on_signals
 
@@ -36,17 +39,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """One deadline-bounded pass over every watcher, then analysis and the report, then the summary."""
+    cfg = open_library(args.config)
+    stop = stop_on_signals("closing connections and stopping", logger)
+    events = events_for(cfg)
+    if events is not None:
+        events.start()
+    try:
+        return _pull(args, cfg, stop, events)
+    finally:
+        if events is not None:
+            events.stop()  # what is queued goes out (within its deadline), then offline
+
+
+def _pull(args: argparse.Namespace, cfg: InspectorConfig, stop: threading.Event, events: InspectorEvents | None) -> int:
     from inspector.catalog import Catalog
     from inspector.fleet import pull_all
 
-    cfg = open_library(args.config)
-    stop = stop_on_signals("closing connections and stopping", logger)
     progress = ProgressLine(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
     with contextlib.ExitStack() as on_terminal:
         if progress is not None:
             on_terminal.enter_context(progress.redirect_logging())
             on_terminal.callback(progress.end)
-        results = pull_all(cfg, progress=progress, stop=stop)
+        results = pull_all(cfg, progress=progress, stop=stop, events=events)
     for r in results:
         for s in r.stats:
             print(f"{r.name}: stored {len(s.stored)}, acknowledged {len(s.acked)}, quarantined "
@@ -62,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             summary = analyze_pending(cfg.library, args.workers or None, stop=stop, limits=cfg.analysis)
+            if events is not None:
+                analyzed_batch(events, cfg.library)(summary)
             print(f"analysis: analyzed {len(summary.analyzed)}, quarantined {len(summary.quarantined)}, "
                   f"failed {len(summary.failed)} ({summary.media_s:.1f} s of video in {summary.wall_s:.1f} s)")
             print(f"report: {build_report(cfg.library)}")

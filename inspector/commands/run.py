@@ -11,6 +11,7 @@ import logging
 
 from inspector.commands.library import open_library
 from inspector.commands.pull import add_analysis_options
+from inspector.events import analyzed_batch, events_for
 from shared.signals import stop_on_signals
 
 logger = logging.getLogger("inspector")
@@ -26,16 +27,25 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = open_library(args.config)
     stop = stop_on_signals("closing connections and stopping", logger)
-    if args.no_analyze:
-        run_forever(cfg, stop)
-        return 0
-    from inspector.analysis.service import AnalysisService
-
-    service = AnalysisService(cfg.library, stop, workers=args.workers or None,
-                              interval_s=max(cfg.settings.poll_interval_s, 60.0), limits=cfg.analysis).start()
+    events = events_for(cfg)
+    if events is not None:
+        events.start()
     try:
-        run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None)
+        if args.no_analyze:
+            run_forever(cfg, stop, events=events)
+            return 0
+        from inspector.analysis.service import AnalysisService
+
+        service = AnalysisService(cfg.library, stop, workers=args.workers or None,
+                                  interval_s=max(cfg.settings.poll_interval_s, 60.0), limits=cfg.analysis,
+                                  on_batch=analyzed_batch(events, cfg.library) if events is not None else None).start()
+        try:
+            run_forever(cfg, stop, on_pass=lambda _name, stats: service.kick() if stats.stored else None,
+                        events=events)
+        finally:
+            stop.set()
+            service.close()
+        return 0
     finally:
-        stop.set()
-        service.close()
-    return 0
+        if events is not None:
+            events.stop()

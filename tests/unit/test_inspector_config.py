@@ -23,8 +23,8 @@ from shared.errors import ConfigError
 
 PI1 = ('[[watcher]]\nname = "pi1"\nhost = "pi1.lan"\nuser = "inspector"\nidentity_file = "key"\n'
        'known_hosts = "kh"\nremote_dir = "/data/recorded_clips"\n')
-TOP_KEYS = ("analysis, cleanup, clips_in_flight, library, max_backoff_s, max_clip_mb, min_transfer_kbytes_s, "
-            "poll_interval_s, reserve_free_mb, transfer_grace_s, watcher")
+TOP_KEYS = ("analysis, cleanup, clips_in_flight, library, max_backoff_s, max_clip_mb, min_transfer_kbytes_s, mqtt, "
+            "poll_interval_s, report_url, reserve_free_mb, transfer_grace_s, unreachable_alert_s, watcher, webhook")
 ENTRY_KEYS = ("after_transfer, connect_timeout_s, host, identity_file, io_timeout_s, known_hosts, name, port, "
               "remote_dir, transport, user")
 LOCAL = '[[watcher]]\nname = "{name}"\ntransport = "local"\nremote_dir = "/srv/{name}"\n'
@@ -84,6 +84,14 @@ def test_a_valid_file_resolves_its_paths_beside_it(tmp_path: Path) -> None:
     ('library = "lib\\u0000"\n' + PI1, "library: not a usable path: embedded null byte"),
     (PI1, "library: is required (the local directory for clips and the catalog)"),
     ('library = "lib"\n', "watcher: at least one [[watcher]] table is required"),
+    ('library = "lib"\n[[webhook]]\nurl = "ftp://nas/hook"\n' + PI1,
+     "webhook[0].url: must be an http:// or https:// URL with a host"),
+    ('library = "lib"\n[[webhook]]\nurl = "http://nas/hook"\nattempts = 0\n' + PI1,
+     "webhook[0].attempts: must be >= 1, got 0"),
+    ('library = "lib"\n[mqtt]\nenabled = true\nusername = "i"\npassword_file = "pw"\n' + PI1,
+     "mqtt.password_file: {dir}/pw: no such file"),
+    ('library = "lib"\n[[webhook]]\nurl = "http://nas/hook"\nsecret_file = "s"\n' + PI1,
+     "webhook[0].secret_file: {dir}/s: no such file"),
 ])
 def test_a_bad_file_is_refused_naming_the_file_and_the_key(tmp_path: Path, text: str, error: str) -> None:
     assert refusal(tmp_path, text) == error.format(dir=tmp_path)
