@@ -6,6 +6,7 @@ each ``[[webhook]]``'s :class:`~shared.webhooks.WebhookSender`; every queue is b
 and counts it, and never blocks the caller:
   * motion ON when the trigger starts an event (its first motion frame confirmed), OFF when it ends
     (webhooks: ``motion_started`` / ``motion_ended``);
+  * snapshot (MQTT): when an event ends, the JPEG of its most active frame (watcher.snapshot);
   * ``clip_published``: one event per clip, the moment its manifest is in recorded_clips/;
   * health (MQTT): every status interval, from the status.json document, plus whether frames flow (a
     frame within ``stall_s``) and a problem flag (frames stopped, recording paused) with its reasons;
@@ -104,6 +105,14 @@ class WatcherEvents:
 
     def written(self, doc: Status) -> None:
         self.health(doc)
+
+    @property
+    def motion_on(self) -> bool:
+        return bool(self._motion)
+
+    def snapshot(self, jpeg: bytes) -> None:
+        """The last event's most active frame (MQTT only: retained, Home Assistant's image entity)."""
+        self._mqtt(MqttMessage(self.topics.snapshot, jpeg, retain=True))
 
     def motion(self, on: bool) -> None:
         """The trigger's state, published when it changes."""

@@ -25,6 +25,7 @@ from watcher.encoder import VideoEncoder
 from watcher.frames import EncodedPacket, Frame
 from watcher.recorder import Recorder
 from watcher.sdnotify import Watchdog
+from watcher.snapshot import PeakFrame
 from watcher.status import StatusReporter
 from watcher.trigger import Action, EventTrigger
 
@@ -59,6 +60,7 @@ class FrameStep:
         self.request_keyframe = request_keyframe
         self.writer, self.status, self.watchdog = writer, status, watchdog
         self.events = events
+        self._peak = PeakFrame()  # the event's most active frame (used when events are on)
         self.counters = status.counters
         self._paused_shown: str | None = None  # the pause reason status.json last showed
 
@@ -67,16 +69,38 @@ class FrameStep:
         result = self.detector.process(self._luma(frame), frame.t)
         actions = self.trigger.update(frame.t, result.motion)
         if self.events is not None:
-            self.events.motion(self.trigger.recording)  # the event as the trigger sees it, recorded or not
+            self._tell_events(frame, result)
         actions = self._disk_gate(actions, frame.t)
         self.recorder.apply(actions, self.trigger.motion_start)
         packets = self._encode(frame)
         self.recorder.add(packets, frame.t, result.motion, result.score, result.boxes)
         self._report(result)
 
+    def _tell_events(self, frame: Frame, result: MotionResult) -> None:
+        """The event as the trigger sees it (recorded or not), and its most active frame: the
+        snapshot goes out when the event ends."""
+        assert self.events is not None
+        in_event = self.trigger.recording
+        if in_event and result.motion:
+            image = frame.image if frame.image is not None else frame.luma
+            if image is not None:
+                self._peak.offer(image, result.score)
+        ended = self.events.motion_on and not in_event
+        self.events.motion(in_event)
+        if ended:
+            self._send_snapshot()
+
+    def _send_snapshot(self) -> None:
+        jpeg = self._peak.take_jpeg()
+        if jpeg is not None and self.events is not None:
+            self.events.snapshot(jpeg)
+
     def finish(self) -> None:
         """The run is over: the encoder's last packets go into the open clip, which is then closed
-        (the clip writer publishes it)."""
+        (the clip writer publishes it); an event still on gets its snapshot."""
+        if self.events is not None and self.events.motion_on:
+            self.events.motion(False)  # the run ends the event
+            self._send_snapshot()
         if self.encoder is not None:
             self.recorder.add(self.encoder.flush(), self.t_first, False, 0.0, ())
         self.recorder.close()

@@ -13,6 +13,7 @@ State topics, under ``<topic_prefix>/<camera>/``:
     motion        ON / OFF: an event in progress    (retained)
     clip          JSON per clip published           (not retained: an event, not a state)
     health        JSON every status interval        (retained)
+    snapshot      JPEG of the last event's most active frame (retained)
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Topics:
     def health(self) -> str:
         return f"{self.base}/health"
 
+    @property
+    def snapshot(self) -> str:
+        return f"{self.base}/snapshot"
+
 
 def _health_value(key: str) -> str:
     return f"{{{{ value_json.{key} }}}}"
@@ -67,6 +72,7 @@ def _entities(t: Topics) -> dict[str, tuple[str, dict[str, Any]]]:
         "motion": ("binary_sensor", {"name": "Motion", "device_class": "motion", "state_topic": t.motion,
                                      "payload_on": "ON", "payload_off": "OFF"}),
         "clip": ("event", {"name": "Clip", "state_topic": t.clip, "event_types": ["clip_published"]}),
+        "snapshot": ("image", {"name": "Last event", "image_topic": t.snapshot, "content_type": "image/jpeg"}),
         "problem": ("binary_sensor", {"name": "Problem", "device_class": "problem", **health,
                                       "value_template": _health_flag("problem"),
                                       "json_attributes_topic": t.health,

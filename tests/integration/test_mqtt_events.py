@@ -10,6 +10,8 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.clips import verify_recorded
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO) and not os.environ
 
 CAMERA = "garden"
 BASE = f"motion-watcher/{CAMERA}"
-AVAILABILITY, MOTION, CLIP, HEALTH = (f"{BASE}/{x}" for x in ("availability", "motion", "clip", "health"))
+AVAILABILITY, MOTION, CLIP, HEALTH, SNAPSHOT = (f"{BASE}/{x}" for x in ("availability", "motion", "clip", "health",
+                                                                         "snapshot"))
 
 
 @pytest.fixture
@@ -66,6 +69,8 @@ def _kinds(messages: list[Message]) -> list[str]:
             out.append("clip")
         elif m.topic in (AVAILABILITY, MOTION):
             out.append(m.payload.decode())
+        elif m.topic == SNAPSHOT:
+            out.append("snapshot")
     return out
 
 
@@ -82,8 +87,11 @@ def test_real_footage_gives_discovery_online_motion_and_each_clip_with_its_sha25
     assert kinds[configs] == "online", kinds[:configs + 3]
     events = kinds[configs + 1:-1]
     assert events[0] == "ON" and kinds[-1] == "offline", events
-    motion = [k for k in events if k in ("ON", "OFF")]
-    assert motion == ["ON", "OFF"] * (len(motion) // 2), f"motion must alternate ON/OFF: {motion}"
+    motion = [k for k in events if k in ("ON", "OFF", "snapshot")]
+    assert motion == ["ON", "OFF", "snapshot"] * (len(motion) // 3), f"ON, OFF, then its snapshot: {motion}"
+    for snap in (m for m in messages if m.topic == SNAPSHOT):  # a real JPEG, decoded by OpenCV
+        image = cv2.imdecode(np.frombuffer(snap.payload, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape == (480, 640, 3), "vtest's 768x576 frame scaled to 640 wide"
     manifests = {m.id: m for m in verify_recorded(tmp_path / "data" / "recorded_clips", decode=False)}
     clips = [json.loads(m.payload) for m in messages if m.topic == CLIP]
     assert sorted(c["id"] for c in clips) == sorted(manifests), "each clip announced once"
