@@ -7,6 +7,8 @@ last, one JSON object with its measurements.
                on loopback and through a delay/bandwidth proxy, plus the inspector's peak RSS, side by side
                (options: python -m tests.bench transfer --help)
     analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
+    events     motion start -> MQTT message and manifest -> clip message at a subscriber (median, worst),
+               and the watcher's CPU per frame with events off and on (options: --help)
     stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
                side by side (options: python -m tests.bench stacks --help)
 """
@@ -32,6 +34,10 @@ def main(argv: list[str]) -> int:
         from tests.bench import stacks
 
         return stacks.main(argv[1:])  # prints its JSON last, like the others
+    elif name == "events":
+        from tests.bench import events
+
+        result = events.main(argv[1:])
     elif name == "transfer":
         from tests.bench import transfer
 
