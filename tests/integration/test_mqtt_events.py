@@ -159,3 +159,32 @@ def test_broker_killed_and_restarted_mid_run(tmp_path: Path, broker: ThrowawayBr
     assert w.finish(timeout=120) == 0
     final = json.loads(status.read_text())
     assert final["frames_dropped"] == 0 and final["events_dropped"] >= dropped
+
+
+def test_tls_with_the_brokers_ca(tmp_path: Path) -> None:
+    broker = ThrowawayBroker(tmp_path / "broker", tls=True)
+    broker.start()
+    try:
+        ha = Subscriber(broker, "ha", ["motion-watcher/#"])
+        ha.wait_connected()
+        cfg = watcher_config(tmp_path, broker, extra=f'tls = true\nca_file = "{broker.ca_file}"\n')
+        w = WatcherProcess("--config", str(cfg), "--source", "synthetic", "--duration", "20")
+        assert w.finish(timeout=300) == 0, w.log[-20:]
+        clip = ha.expect(lambda m: m.topic == CLIP, timeout=30, what="a clip over TLS")
+        ids = {m.id for m in verify_recorded(tmp_path / "data" / "recorded_clips", decode=False)}
+        assert json.loads(clip.payload)["id"] in ids
+        ha.close()
+    finally:
+        broker.stop()
+
+
+def test_a_broker_unreachable_at_start_is_not_an_error(tmp_path: Path, broker: ThrowawayBroker) -> None:
+    broker.stop()  # nothing listens on its port now
+    cfg = watcher_config(tmp_path, broker)
+    w = WatcherProcess("--config", str(cfg), "--source", "synthetic", "--duration", "20")
+    assert w.finish(timeout=300) == 0, w.log[-20:]
+    unreachable = [x for x in w.log if "unreachable; retrying" in x]
+    assert len(unreachable) == 1, w.log[-20:]  # one line, not one per retry
+    assert verify_recorded(tmp_path / "data" / "recorded_clips", decode=False)
+    status = json.loads((tmp_path / "data" / "status.json").read_text())
+    assert status["events_connected"] is False and status["events_dropped"] > 0 and status["frames_dropped"] == 0
