@@ -18,11 +18,12 @@ guards the per-watcher state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from inspector.report.model import page_name
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, utc_iso
 from shared.mqtt_message import MqttMessage
 from shared.mqtt_settings import MqttSettings
+from shared.outlets import Outlets
 from shared.secrets import read_secret
 from shared.webhooks import WebhookSender, WebhookSettings
 
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL = "motion-watcher"
-STOP_TIMEOUT_S = 10.0
 MAX_THUMBNAIL_BYTES = 512 * 1024
 
 
@@ -64,8 +65,7 @@ class InspectorEvents:
     def __init__(self, link: MqttLink | None, *, watchers: Sequence[str], library: Path, topic_prefix: str,
                  hooks: Sequence[WebhookSender] = (), unreachable_alert_s: float = 3600.0, report_url: str = "",
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.link = link
-        self.hooks = list(hooks)
+        self.out = Outlets(link, hooks)
         self.library = library
         self.base = f"{topic_prefix}/inspector"
         self.alert_s = unreachable_alert_s
@@ -94,16 +94,10 @@ class InspectorEvents:
                    unreachable_alert_s=unreachable_alert_s, report_url=report_url)
 
     def start(self) -> None:
-        if self.link is not None:
-            self.link.start()
-        for h in self.hooks:
-            h.start()
+        self.out.start()
 
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.stop()
-        for h in self.hooks:
-            h.stop(STOP_TIMEOUT_S)
+        self.out.stop()
 
     # --- pull threads ----------------------------------------------------------------------------
 
@@ -197,12 +191,23 @@ class InspectorEvents:
     # --- out -------------------------------------------------------------------------------------
 
     def _mqtt(self, m: MqttMessage) -> None:
-        if self.link is not None:
-            self.link.publish(m)
+        self.out.mqtt(m)
 
     def _hook(self, kind: str, body: dict[str, Any]) -> None:
-        for h in self.hooks:
-            h.post(kind, body)
+        self.out.hook(kind, body)
+
+
+@contextlib.contextmanager
+def events_running(cfg: InspectorConfig) -> Iterator[InspectorEvents | None]:
+    """The events of ``cfg`` started for the block, stopped after it (what is queued goes out)."""
+    events = events_for(cfg)
+    if events is not None:
+        events.start()
+    try:
+        yield events
+    finally:
+        if events is not None:
+            events.stop()
 
 
 def events_for(cfg: InspectorConfig) -> InspectorEvents | None:

@@ -122,6 +122,17 @@ def sshd(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def broker(tmp_path_factory):
+    """A real Mosquitto broker on a loopback port: password logins and an ACL (tests/mosquitto.py)."""
+    from tests.mosquitto import ThrowawayBroker
+
+    b = ThrowawayBroker(tmp_path_factory.mktemp("broker"))
+    b.start()
+    yield b
+    b.stop()
+
+
 @pytest.fixture(scope="session")
 def watcher_clips(tmp_path_factory) -> Path:
     """recorded_clips/ of a real watcher run on the synthetic scene (made once per session)."""

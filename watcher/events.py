@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from shared.manifest import Manifest, utc_iso
 from shared.mqtt_message import MqttMessage
 from shared.mqtt_settings import MqttSettings
+from shared.outlets import Outlets
 from shared.secrets import read_secret
 from shared.webhooks import WebhookSender, WebhookSettings
 from watcher.ha_discovery import Topics, discovery_messages
@@ -41,15 +42,14 @@ logger = logging.getLogger(__name__)
 
 SW_VERSION = "0.1.0"
 FRAMES_STALL_S = 5.0  # no new frame for this long (or two status intervals, if longer): frames stopped
-STOP_TIMEOUT_S = 10.0  # what is queued at the end gets this long to go out
 
 
 class WatcherEvents:
     def __init__(self, link: MqttLink | None, topics: Topics, *, hooks: Sequence[WebhookSender] = (),
                  camera: str = "", stall_s: float = FRAMES_STALL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.link = link
-        self.hooks = list(hooks)
+        self.out = Outlets(link, hooks)
+        self.link, self.hooks = self.out.link, self.out.hooks
         self.topics = topics
         self.camera = camera
         self.stall_s = stall_s
@@ -78,18 +78,12 @@ class WatcherEvents:
         return cls(link, topics, hooks=senders, camera=camera, stall_s=max(FRAMES_STALL_S, 2 * status_interval_s))
 
     def start(self) -> None:
-        if self.link is not None:
-            self.link.start()
-        for h in self.hooks:
-            h.start()
+        self.out.start()
 
     def stop(self) -> None:
         """Motion OFF if an event was on, then what is queued goes out (up to each one's deadline)."""
         self.motion(False)
-        if self.link is not None:
-            self.link.stop()
-        for h in self.hooks:
-            h.stop(STOP_TIMEOUT_S)
+        self.out.stop()
 
     # --- pipeline thread -------------------------------------------------------------------------
 
@@ -162,12 +156,10 @@ class WatcherEvents:
     # --- out -------------------------------------------------------------------------------------
 
     def _mqtt(self, m: MqttMessage) -> None:
-        if self.link is not None:
-            self.link.publish(m)
+        self.out.mqtt(m)
 
     def _hook(self, kind: str, body: dict[str, Any]) -> None:
-        for h in self.hooks:
-            h.post(kind, {"camera": self.camera, **body})
+        self.out.hook(kind, {"camera": self.camera, **body})
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ import threading
 from inspector.commands.library import open_library
 from inspector.commands.status import summary_text
 from inspector.config import InspectorConfig
-from inspector.events import InspectorEvents, analyzed_batch, events_for
+from inspector.events import InspectorEvents, analyzed_batch, events_running
 from inspector.progress_line import ProgressLine
 from shared.signals import stop_on_signals
 
@@ -41,14 +41,8 @@ def run(args: argparse.Namespace) -> int:
     """One deadline-bounded pass over every watcher, then analysis and the report, then the summary."""
     cfg = open_library(args.config)
     stop = stop_on_signals("closing connections and stopping", logger)
-    events = events_for(cfg)
-    if events is not None:
-        events.start()
-    try:
+    with events_running(cfg) as events:
         return _pull(args, cfg, stop, events)
-    finally:
-        if events is not None:
-            events.stop()  # what is queued goes out (within its deadline), then offline
 
 
 def _pull(args: argparse.Namespace, cfg: InspectorConfig, stop: threading.Event, events: InspectorEvents | None) -> int:

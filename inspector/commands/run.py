@@ -11,7 +11,7 @@ import logging
 
 from inspector.commands.library import open_library
 from inspector.commands.pull import add_analysis_options
-from inspector.events import analyzed_batch, events_for
+from inspector.events import analyzed_batch, events_running
 from shared.signals import stop_on_signals
 
 logger = logging.getLogger("inspector")
@@ -27,10 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = open_library(args.config)
     stop = stop_on_signals("closing connections and stopping", logger)
-    events = events_for(cfg)
-    if events is not None:
-        events.start()
-    try:
+    with events_running(cfg) as events:
         if args.no_analyze:
             run_forever(cfg, stop, events=events)
             return 0
@@ -46,6 +43,3 @@ def run(args: argparse.Namespace) -> int:
             stop.set()
             service.close()
         return 0
-    finally:
-        if events is not None:
-            events.stop()

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,16 +25,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO) and not os.environ
                                 reason="needs Debian's mosquitto (tests/sysdeps.sh installs it; never skipped in CI)")
 
 BASE = "motion-watcher/inspector"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[ThrowawayBroker]:
-    b = ThrowawayBroker(tmp_path / "broker")
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def _closed_port() -> int:

@@ -29,16 +29,6 @@ AVAILABILITY, MOTION, CLIP, HEALTH, SNAPSHOT = (f"{BASE}/{x}" for x in ("availab
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[ThrowawayBroker]:
-    b = ThrowawayBroker(tmp_path / "broker")
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
-
-
-@pytest.fixture
 def ha(broker: ThrowawayBroker) -> Iterator[Subscriber]:
     s = Subscriber(broker, "ha", ["homeassistant/#", "motion-watcher/#"])
     s.wait_connected()
