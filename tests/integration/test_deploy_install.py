@@ -154,7 +154,7 @@ def site_packages(venv: Path) -> Path:
 def test_never_pip_installs_numpy_opencv_or_pyav(tmp_path: Path) -> None:
     """As on a Pi (no --no-python-deps): the venv sees Debian's python3-numpy, python3-opencv and python3-av
     (CI installs them; so does install.sh on a real system), pip installs the project and
-    requirements-watcher-pypi.txt (pydantic) alone, and numpy, cv2
+    requirements-watcher-pypi.txt (pydantic, paho-mqtt) alone, and numpy, cv2
     or av wheels an earlier install left in the venv are removed, since they shadow the system's."""
     root, venv = tmp_path / "root", tmp_path / "root" / VENV
     debian_python = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # install.sh's python3: Debian's, as on the Pi
@@ -172,9 +172,9 @@ def test_never_pip_installs_numpy_opencv_or_pyav(tmp_path: Path) -> None:
     assert not re.search(r"(Collecting|Downloading|Installing collected packages:).*\b(numpy|opencv|av)\b", log)
     installed = {d.name.split("-")[0].lower() for d in site_packages(venv).glob("*.dist-info")}
     assert not installed & {"numpy", "opencv_python", "opencv_python_headless", "opencv_contrib_python", "av"}
-    assert "pydantic" in installed, "requirements-watcher-pypi.txt was not installed into the venv"
+    assert {"pydantic", "paho_mqtt"} <= installed, "requirements-watcher-pypi.txt was not installed into the venv"
     assert not {p.name for p in site_packages(venv).iterdir()} & {"numpy", "cv2", "av"}
-    r = subprocess.run([str(venv / "bin/python"), "-c", ("import numpy, cv2, av, pydantic, sys; "
+    r = subprocess.run([str(venv / "bin/python"), "-c", ("import numpy, cv2, av, pydantic, paho.mqtt.client, sys; "
                         "print(*(m.__file__ for m in (numpy, cv2, av)), sep='\\n')")],
                        capture_output=True, text=True, cwd="/")
     assert r.returncode == 0, r.stderr + "\n(needs apt-get install python3-numpy python3-opencv python3-av)"
