@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS watchers (
     last_error_at  REAL,
     skipped        INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS watcher_health (
+    watcher     TEXT PRIMARY KEY,
+    fetched_at  REAL NOT NULL,
+    doc         TEXT,
+    error       TEXT
+);
 """
 
 DONE_STATES = ("stored", "acked", "analyzed")
@@ -290,6 +296,17 @@ class Catalog:
         self.db.execute("INSERT INTO watchers (watcher, last_error, last_error_at) VALUES (?, ?, ?) "
                         "ON CONFLICT (watcher) DO UPDATE SET last_error=excluded.last_error, "
                         "last_error_at=excluded.last_error_at", (watcher, error, time.time()))
+
+    def record_health(self, watcher: str, doc: str | None, error: str | None) -> None:
+        """The watcher's status.json as last read (its JSON, checked), or why it could not be."""
+        self.db.execute("INSERT INTO watcher_health (watcher, fetched_at, doc, error) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (watcher) DO UPDATE SET fetched_at=excluded.fetched_at, doc=excluded.doc, "
+                        "error=excluded.error", (watcher, time.time(), doc, error))
+
+    def health(self) -> dict[str, tuple[float, str | None, str | None]]:
+        """watcher -> (fetched at, status.json's JSON or None, the error or None)."""
+        return {w: (t, d, e) for w, t, d, e in self.db.execute(
+            "SELECT watcher, fetched_at, doc, error FROM watcher_health")}
 
     def add_skipped(self, watcher: str, n: int) -> None:
         if n:

@@ -1,6 +1,8 @@
 """Pulling from the whole fleet: one thread, one SSH connection and one SFTP client per watcher,
 so a dead, slow or silent Pi never blocks the others.
 
+Each pass that reached a watcher also reads its status.json (:mod:`inspector.fleet_health`).
+
 Supervision: a worker survives whatever one pass raises. The failure is logged (with its
 traceback the first time, when it is not one of the expected remote or disk errors), recorded in
 the catalog (``status`` shows it) and, in ``run``, retried with a backoff that doubles up to
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from inspector.catalog import Catalog
 from inspector.config import InspectorConfig, InspectorSettings, WatcherEntry
 from inspector.deadlines import RateFloor
+from inspector.fleet_health import record_status
 from inspector.library import Library
 from inspector.links import OpenLinks
 from inspector.puller import LocalStorageError, Progress, Puller
@@ -109,6 +112,7 @@ def _pull_watcher_once(entry: WatcherEntry, cfg: InspectorConfig, library: Libra
                        in_flight=cfg.settings.clips_in_flight).pull_once()
         if stop.is_set():
             return WatcherResult(entry.name, [stats], interrupted=True)
+        record_status(catalog, entry.name, store)
         catalog.watcher_ok(entry.name)
         if events is not None:
             events.watcher_pass(entry.name, stats, None, catalog)
@@ -231,6 +235,7 @@ def run_forever(cfg: InspectorConfig, stop: threading.Event, *, progress: Progre
                         logger.info("[%s] connected", entry.name)
                     stats = Puller(entry, library, catalog, store, progress=progress, stop=stop,
                        in_flight=cfg.settings.clips_in_flight).pull_once()
+                    record_status(catalog, entry.name, store)
                     catalog.watcher_ok(entry.name)
                     if failures := backoff.reset():
                         logger.info("[%s] recovered after %d failed attempt(s)", entry.name, failures)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 ARCHIVE_DIR = "transferred"
+STATUS_FILE = "status.json"  # the watcher's health document, beside recorded_clips/
 
 
 class RemoteError(OSError):
@@ -66,6 +67,10 @@ class RemoteStore(Protocol):
 
     def open(self, name: str) -> RemoteReader: ...
 
+    def open_status(self) -> RemoteReader:
+        """The watcher's status.json (beside recorded_clips/), to read; never written."""
+        ...
+
     def archive(self, name: str) -> None:
         """Atomically move ``name`` into the sibling ``transferred/`` folder (replacing a stale copy).
         A name that is already gone is not an error (an earlier pass did it). Over SFTP the folder
@@ -92,6 +97,10 @@ def check_name(name: str) -> str:
 
 def archive_dir_of(remote_dir: str) -> str:
     return posixpath.join(posixpath.dirname(remote_dir.rstrip("/")) or "/", ARCHIVE_DIR)
+
+
+def status_path_of(remote_dir: str) -> str:
+    return posixpath.join(posixpath.dirname(remote_dir.rstrip("/")) or "/", STATUS_FILE)
 
 
 def kind_of(mode: int) -> str:
@@ -162,6 +171,12 @@ class LocalStore:
             return _LocalReader(self.dir / check_name(name))
         except OSError as e:
             raise RemoteError(f"cannot open {name}: {e}") from e
+
+    def open_status(self) -> _LocalReader:
+        try:
+            return _LocalReader(self.dir.parent / STATUS_FILE)
+        except OSError as e:
+            raise RemoteError(f"cannot open {STATUS_FILE}: {e}") from e
 
     def archive(self, name: str) -> None:
         try:

@@ -43,7 +43,15 @@ from inspector.config import WatcherEntry
 from inspector.deadlines import RateFloor, TransferClock
 from inspector.links import OpenLinks
 from inspector.readahead import ReadBudget
-from inspector.remote import ClipAbandoned, RemoteEntry, RemoteError, archive_dir_of, check_name
+from inspector.remote import (
+    STATUS_FILE,
+    ClipAbandoned,
+    RemoteEntry,
+    RemoteError,
+    archive_dir_of,
+    check_name,
+    status_path_of,
+)
 from inspector.sftp_session import Pending, SftpSession
 from inspector.ssh_pipe import HostKeyError
 
@@ -335,9 +343,15 @@ class SftpStore:
                 pass
 
     def open(self, name: str) -> _SftpReader:
+        return self._open(self._path(name), name)
+
+    def open_status(self) -> _SftpReader:
+        return self._open(status_path_of(self.dir), STATUS_FILE)
+
+    def _open(self, path: str, name: str) -> _SftpReader:
         s = self.session
         try:
-            reply = s.call(wire.open_read, self._path(name))
+            reply = s.call(wire.open_read, path)
         except RemoteError as e:
             raise RemoteError(f"cannot open {name}: {e}") from e
         if isinstance(reply, wire.Status):

@@ -20,6 +20,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_add_watcher.py",
     "unit/test_analysis_logic.py",
     "unit/test_deadlines.py",
+    "unit/test_fleet_health_rules.py",
     "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
     "unit/test_listing_scan.py",
@@ -46,6 +47,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",
     "integration/test_inspector_events.py",  # MQTT and webhooks after a pull
+    "integration/test_fleet_health.py",  # the inspector reading watchers' status.json
     "integration/test_inspector_sigterm.py",
     "integration/test_inspector_ssh.py",  # the SFTP transport over OpenSSH's ssh
     "integration/test_report.py",

@@ -147,6 +147,7 @@ class FrameStep:
         c.recording = self.recorder.clip is not None
         c.current_clip = self.recorder.clip.id if self.recorder.clip else None
         c.packets_dropped = self.writer.packets_dropped
+        c.last_frame_wall = time.time()  # wall clock for display (status.json's last_frame_at)
         now = time.monotonic()
         self.status.maybe_write(now)
         self.watchdog.frame_flowed(now)

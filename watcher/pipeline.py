@@ -25,17 +25,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.manifest import Manifest
+from shared.manifest import Manifest, utc_iso
 from watcher.capture import END, Capture
 from watcher.clip_seq import ClipIds
 from watcher.clip_writer import ClipWriter
 from watcher.config import WatcherConfig
 from watcher.datadir import DataDir
 from watcher.detector import MotionDetector
-from watcher.diskguard import DiskGuard
+from watcher.diskguard import MB, DiskGuard
 from watcher.encoder import VideoEncoder
 from watcher.frame_step import FrameStep
 from watcher.frames import Frame
@@ -47,6 +48,7 @@ from watcher.sdnotify import Watchdog
 from watcher.sources import FrameSource, SourceInfo, create_source
 from watcher.status import Counters, StatusReporter
 from watcher.trigger import EventTrigger
+from watcher.wear import ClipBytes
 
 if TYPE_CHECKING:
     from watcher.events import WatcherEvents
@@ -132,8 +134,12 @@ class Pipeline:
             self.events = WatcherEvents.create(cfg.mqtt, cfg.webhook, cfg.watcher.camera,
                                                config_path=cfg.path or "<defaults>",
                                                status_interval_s=cfg.watcher.status_interval_s)
+        self.clip_bytes = ClipBytes(dirs.root / "wear.json")  # clip bytes published: today, since install
+        self.clip_bytes.roll(datetime.now(UTC))
+        self.counters.clip_bytes_today, self.counters.clip_bytes_total = self.clip_bytes.today, self.clip_bytes.total
         self.status = StatusReporter(dirs.status_file, self.counters, interval_s=cfg.watcher.status_interval_s,
-                                     started_mono=time.monotonic(), listener=self.events)
+                                     started_mono=time.monotonic(), listener=self.events,
+                                     min_free_bytes=round(cfg.retention.min_free_mb * MB))
         self.watchdog = Watchdog()  # systemd: READY at the first frame, WATCHDOG only while frames flow
 
     def run(self, stop: threading.Event, duration_s: float | None) -> RunResult:
@@ -236,6 +242,10 @@ class Pipeline:
         self.published.append(m)
         self.counters.clips_published += 1
         self.counters.last_clip = m.id
+        now = datetime.now(UTC)
+        self.counters.last_clip_at = utc_iso(now)
+        self.clip_bytes.add(m.size, now)
+        self.counters.clip_bytes_today, self.counters.clip_bytes_total = self.clip_bytes.today, self.clip_bytes.total
         if self.events is not None:
             self.events.clip(m)
         if self.on_published is not None:

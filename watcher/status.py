@@ -1,14 +1,12 @@
 """status.json: the watcher's health, rewritten atomically every few seconds.
 
-The document is the :class:`Status` model: the writer builds it through the model (so its shape is
-checked and typed), and :func:`parse_status` reads one back totally, a Status or :class:`InvalidStatus`
-with a reason, for any bytes (the inspector reads Pis' status.json). Unknown keys are dropped, as in
-the manifest: a newer watcher may add a counter without cutting off an older reader.
+The document is :class:`shared.status_doc.Status` (the inspector reads it too); this module keeps the
+counters the pipeline updates and the reporter that writes them, with the machine's facts
+(watcher.system_facts) and the clock's synchronization (watcher.clock_sync), through that model.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -16,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal, Protocol
-
-from pydantic import ConfigDict, Field
+from typing import Protocol
 
 from shared.atomic import atomic_write_bytes
-from shared.bounded_json import RejectedJSON, load_json
-from shared.manifest import UtcTime, utc_iso
-from shared.validation import Problem, Strict, validate
+from shared.manifest import utc_iso
+from shared.status_doc import MAX_STATUS_BYTES, InvalidStatus, Status, parse_status
+from watcher import system_facts
 from watcher.clock_sync import clock_synchronized
+
+__all__ = ["MAX_STATUS_BYTES", "Counters", "InvalidStatus", "Status", "StatusListener", "StatusReporter",
+           "parse_status"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,65 +53,14 @@ class Counters:
     events_dropped: int = 0  # events dropped while the broker was away (the oldest first)
     webhooks_delivered: int = 0  # webhook events a target took (2xx)
     webhooks_failed: int = 0  # webhook events given up (attempts used, refused) or dropped (queue full)
+    last_clip_at: str | None = None  # wall clock (UTC ISO) when the last clip was published
+    clip_bytes_today: int | None = None  # watcher.wear: None until the data directory's count is read
+    clip_bytes_total: int | None = None
+    last_frame_wall: float = 0.0  # time.time() of the last frame in (written as last_frame_at)
 
     def error(self, message: str) -> None:
         self.last_error = message
         self.last_error_at = utc_iso(datetime.now(UTC))
-
-
-MAX_STATUS_BYTES = 64 * 1024
-Count = Annotated[int, Field(ge=0)]
-
-
-class InvalidStatus(ValueError):
-    """Bytes that are not a status.json this reader accepts; the message says why."""
-
-
-class Status(Strict):
-    """status.json: the process, its rates, its data disk and the :class:`Counters`."""
-
-    model_config = ConfigDict(extra="ignore")  # a newer watcher's extra keys (see the module docstring)
-
-    updated_at: UtcTime
-    pid: int = Field(ge=1)
-    uptime_s: float = Field(ge=0.0)
-    fps_in: float = Field(ge=0.0)
-    fps_out: float = Field(ge=0.0)
-    disk_free_bytes: int = Field(ge=-1)  # -1: the data disk could not be read
-    disk_total_bytes: int = Field(ge=-1)
-    frames_in: Count
-    frames_encoded: Count
-    frames_dropped: Count
-    packets_dropped: Count
-    clips_published: Count
-    motion: bool
-    recording: bool
-    current_clip: str | None
-    last_clip: str | None
-    last_error: str | None
-    last_error_at: UtcTime | None
-    source: str
-    state: Literal["starting", "running", "stopped"]
-    recording_paused: str | None
-    # added with MQTT (issue 13): absent from older documents
-    clock_synchronized: bool | None = None
-    events_connected: bool | None = None
-    events_sent: Count = 0
-    events_dropped: Count = 0
-    webhooks_delivered: Count = 0
-    webhooks_failed: Count = 0
-
-    def to_json(self) -> bytes:
-        return (json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n").encode()
-
-
-def parse_status(raw: bytes) -> Status:
-    """A status.json's bytes as a :class:`Status`, or :class:`InvalidStatus` with the reason (never another
-    exception: the size is capped and the JSON bounded by :mod:`shared.bounded_json`)."""
-    try:
-        return validate(Status, load_json(raw, max_bytes=MAX_STATUS_BYTES))
-    except (RejectedJSON, Problem) as e:
-        raise InvalidStatus(str(e).encode("ascii", "backslashreplace").decode("ascii")) from None
 
 
 @dataclass
@@ -133,9 +81,11 @@ class StatusListener(Protocol):
 
 class StatusReporter:
     def __init__(self, path: Path, counters: Counters, *, interval_s: float, started_mono: float,
-                 listener: StatusListener | None = None,
+                 listener: StatusListener | None = None, min_free_bytes: int | None = None,
                  clock_synchronized: Callable[[], bool | None] = clock_synchronized) -> None:
         self.path = path
+        self.min_free_bytes = min_free_bytes
+        self._boot_id = system_facts.boot_id()
         self.listener = listener
         self._clock_synchronized = clock_synchronized
         self.counters = counters
@@ -165,6 +115,8 @@ class StatusReporter:
             free, total = disk.free, disk.total
         except OSError:
             free = total = -1
+        counts = asdict(c)
+        last_frame = counts.pop("last_frame_wall")
         doc = Status(
             updated_at=utc_iso(datetime.now(UTC)),
             pid=os.getpid(),
@@ -173,7 +125,13 @@ class StatusReporter:
             fps_out=round(fps_out, 2),
             disk_free_bytes=free,
             disk_total_bytes=total,
-            **asdict(c),
+            status_interval_s=self.interval_s,
+            last_frame_at=utc_iso(datetime.fromtimestamp(last_frame, UTC)) if last_frame else None,
+            boot_id=self._boot_id,
+            system_uptime_s=system_facts.system_uptime_s(),
+            min_free_bytes=self.min_free_bytes,
+            device_written_bytes=system_facts.device_written_bytes(self.path.parent),
+            **counts,
         )
         try:
             atomic_write_bytes(self.path, doc.to_json())
