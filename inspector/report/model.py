@@ -12,12 +12,14 @@ problem: the card and page show what they have and say which still is missing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from inspector.analysis.result import AnalysisResult, BadAnalysis, read_analysis
 from inspector.catalog import Catalog
+from inspector.fleet_health import fleet_view
 from inspector.library import Library
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
 from shared.naming import InvalidClipId, parse_clip_id
@@ -69,6 +71,7 @@ class LibraryView:
     waiting: int  # stored or acked, not analyzed yet
     quarantined: list[tuple[str, str, str]]  # (watcher, clip id, reason)
     built_at: datetime
+    fleet: dict[str, dict[str, Any]] = field(default_factory=dict)  # inspector.fleet_health.fleet_view
 
 
 def page_name(watcher: str, clip_id: str) -> str:
@@ -95,6 +98,9 @@ def load_view(library: Path) -> LibraryView:
         rows = catalog.analyzed()
         waiting = catalog.count_state("stored") + catalog.count_state("acked")
         quarantined = [(r.watcher, r.clip_id, r.reason or "") for r in catalog.quarantined()]
+        known = catalog.summary()["watchers"]
+        assert isinstance(known, dict)
+        fleet = fleet_view(catalog, sorted(set(known) | set(catalog.health())))
     finally:
         catalog.close()
     clips: list[ClipEntry] = []
@@ -103,7 +109,7 @@ def load_view(library: Path) -> LibraryView:
         item = entry(lib, r.watcher, r.clip_id)
         (clips if isinstance(item, ClipEntry) else problems).append(item)  # type: ignore[arg-type]
     clips.sort(key=lambda c: (c.started, c.clip_id, c.watcher), reverse=True)
-    return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone())
+    return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone(), fleet)
 
 
 def entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | ProblemEntry:

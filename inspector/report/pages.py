@@ -9,6 +9,7 @@ import json
 import posixpath
 from collections import defaultdict
 from html import escape
+from typing import Any
 from urllib.parse import quote
 
 from inspector.report.model import ClipEntry, LibraryView, ProblemEntry
@@ -32,7 +33,9 @@ select,label{font-size:1em}
 .badge.none{color:#888;background:#262a30}.totals{color:#aaa;font-size:.9em}
 video,.still,svg.people,svg.timeline{width:100%;max-width:960px;display:block;background:#000;border-radius:6px}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
-th{color:#aaa;font-weight:normal}.muted{color:#888}.nav{display:flex;justify-content:space-between;gap:8px}
+th{color:#aaa;font-weight:normal}.muted{color:#888}
+#fleet tr.flagged td:first-child{color:#ff8a65}#fleet tr.ok td:first-child{color:#81c784}
+#fleet ul.flags{margin:0;padding-left:1.1em;color:#ffb74d}.nav{display:flex;justify-content:space-between;gap:8px}
 @media (max-width:480px){.grid{grid-template-columns:repeat(2,1fr)}body{font-size:14px}}
 """
 
@@ -97,6 +100,8 @@ def index_html(view: LibraryView) -> str:
            '<div class="filters"><label>Camera <select id="f-camera"><option value="">all</option>'
            + "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in cameras)
            + '</select></label><label><input type="checkbox" id="f-people"> people only</label></div></header><main>']
+    if view.fleet:
+        out.append(_fleet(view.fleet))
     if not view.clips:
         out.append('<p class="muted">No analyzed clips yet.</p>')
     for day in sorted(days, reverse=True):
@@ -119,6 +124,32 @@ def index_html(view: LibraryView) -> str:
             for w, cid, reason in view.quarantined) + "</table>")
     out.append("</main>")
     return _page("Clips", "".join(out), FILTER_JS)
+
+
+def _fleet(fleet: dict[str, dict[str, Any]]) -> str:
+    """One row per watcher: its health from its last status.json, and each flag with its rule."""
+    rows = []
+    for name, h in sorted(fleet.items()):
+        flags = h["flags"]
+        cells = [escape(name), "ok" if not flags else escape(", ".join(f["flag"] for f in flags)),
+                 escape(h["last_contact"] or "never")]
+        if "state" in h:
+            free = f"{h['disk_free_bytes'] / 1e6:.0f} MB" if h["disk_free_bytes"] >= 0 else "?"
+            floor = f" (floor {h['min_free_bytes'] / 1e6:.0f} MB)" if h["min_free_bytes"] else ""
+            clock = {True: "synchronized", False: "not synchronized"}.get(h["clock_synchronized"], "unknown")
+            age = f", {_dur(h['last_clip_age_s'])} ago" if h.get("last_clip_age_s") is not None else ""
+            cells += [escape(f"{h['state']}, frames {'flowing' if h['frames_flowing'] else 'stopped'}"),
+                      escape(f"{h['fps_in']:g} / {h['fps_out']:g}, {h['frames_dropped']} dropped"),
+                      escape(free + floor), escape(clock), escape((h["last_clip"] or "none") + age)]
+        else:
+            cells += ["", "", "", "", ""]
+        rules = ("<ul class=\"flags\">" + "".join(f'<li data-flag="{escape(f["flag"])}">{escape(f["rule"])}</li>'
+                                                  for f in flags) + "</ul>") if flags else ""
+        rows.append(f'<tr class="{"flagged" if flags else "ok"}" data-watcher="{escape(name)}">'
+                    + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{rules}</td></tr>")
+    return ('<section id="fleet"><h2>Watchers</h2><table><tr><th>watcher</th><th>health</th><th>last contact</th>'
+            "<th>frames</th><th>fps in / out</th><th>disk free</th><th>clock</th><th>last clip</th><th>why</th></tr>"
+            + "".join(rows) + "</table></section>")
 
 
 def _problem_row(p: ProblemEntry) -> str:

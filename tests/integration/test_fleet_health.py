@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from inspector.catalog import Catalog
+from tests.chromium import REPORT_OUT, checked
 from tests.inspector_env import write_config
 from tests.inspector_net import table
 from tests.proc import ROOT, WatcherProcess, wait_for_file
@@ -60,6 +61,7 @@ def test_each_pi_is_flagged_for_the_right_reason(tmp_path: Path, sshd) -> None:
         assert pull.returncode == 1, pull.stderr[-3000:]  # "gone" failed; the others went through
         st = _inspector("status", "--config", str(cfg), "--json")
         text = _inspector("status", "--config", str(cfg))
+        report = _inspector("report", "--config", str(cfg))
     finally:
         live.proc.terminate()
         live.finish(timeout=60)
@@ -96,3 +98,24 @@ def test_each_pi_is_flagged_for_the_right_reason(tmp_path: Path, sshd) -> None:
     assert json.loads(kept["healthy"][1] or "{}")["state"] == "running"  # the checked document, kept
     assert kept["oversize"][1] is None and kept["oversize"][2] == oversize  # nothing of it kept but the reason
     assert "gone" not in kept, "an unreachable Pi has no status read"
+    # the report's top, as a person sees it in a browser
+    assert report.returncode == 0, report.stderr[-2000:]
+    seen = checked(tmp_path, tmp_path / "library" / "report" / "index.html", FLEET_PROBE)
+    assert {r["watcher"]: r["flags"] for r in seen} == flags
+    shown = {r["watcher"]: r for r in seen}
+    assert (shown["healthy"]["cls"], shown["healthy"]["verdict"]) == (("flagged", "clock") if clock else ("ok", "ok"))
+    assert shown["stopped-frames"]["cls"] == "flagged" and shown["stopped-frames"]["rules"][0].startswith("no frame")
+    assert shown["oversize"]["rules"] == [oversize] and shown["gone"]["contact"] == "never"
+    assert all(r["visible"] for r in seen), "the table is on the page, not hidden"
+
+
+FLEET_PROBE = """
+window.addEventListener('load', function(){
+  var out=[].slice.call(document.querySelectorAll('#fleet tr[data-watcher]')).map(function(tr){
+    var td=tr.querySelectorAll('td');
+    return {watcher: tr.dataset.watcher, cls: tr.className, verdict: td[1].textContent, contact: td[2].textContent,
+            flags: [].slice.call(tr.querySelectorAll('li[data-flag]')).map(function(li){return li.dataset.flag;}),
+            rules: [].slice.call(tr.querySelectorAll('li[data-flag]')).map(function(li){return li.textContent;}),
+            visible: tr.getBoundingClientRect().height > 0};
+  });
+  """ + REPORT_OUT + "});"

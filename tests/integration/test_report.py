@@ -8,7 +8,6 @@ after ``--virtual-time-budget``. A missing Chromium fails: ``make test`` install
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import re
@@ -27,41 +26,11 @@ from inspector.catalog import Catalog
 from inspector.report import build_report
 from inspector.report.publish import current_generation, generations
 from shared.manifest import Manifest, sha256_file, utc_iso
+from tests.chromium import REPORT_OUT, checked, chromium
 from tests.clips import write_video
 from tests.integration.test_analysis import FAST, analyzed_session, copy_library, pull_into_library
 from tests.proc import ROOT
 from watcher.sources.synthetic import SyntheticSource
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium(tmp: Path, *args: str) -> str:
-    assert CHROMIUM.exists(), "Debian's chromium package is needed for the report tests (make test installs it)"
-    profile = tmp / f"chromium-profile-{len(list(tmp.glob('chromium-profile-*')))}"
-    r = subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                       text=True, timeout=180)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return r.stdout
-
-
-def checked(tmp: Path, page: Path, script: str) -> dict:
-    """Open a copy of ``page`` (same directory, so relative links hold) with ``script`` added; the
-    script puts JSON into <pre id="check">; return it."""
-    probe = page.with_name(f"zz-probe-{page.name}")
-    probe.write_text(page.read_text().replace("</body>", f"<script>{script}</script></body>"))
-    try:
-        dom = chromium(tmp, "--virtual-time-budget=15000", "--dump-dom", probe.as_uri())
-    finally:
-        probe.unlink()
-    m = re.search(r'<pre id="check">(.*?)</pre>', dom, re.S)
-    assert m, "the probe script did not finish: " + dom[-1500:]
-    return json.loads(html.unescape(m.group(1)))
-
-
-REPORT_OUT = ("var pre=document.createElement('pre');pre.id='check';pre.textContent=JSON.stringify(out);"
-              "document.body.appendChild(pre);")
 
 INDEX_PROBE = """
 window.addEventListener('load', function(){
