@@ -31,6 +31,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from inspector.catalog import Catalog
 from inspector.config import load_config
 from inspector.fleet import pull_all
 from shared.naming import make_clip_id, parse_clip_id
@@ -200,6 +201,13 @@ def test_inspector_pulls_and_archives_through_the_chroot(pi: Pi, clip_ids: set[s
     for date_dir in {p.parent for p in library.glob(f"clips/*/{CAMERA}/*/*.mp4")}:
         verify_recorded(date_dir)
     assert len(list(library.glob(f"clips/*/{CAMERA}/*/*.mp4"))) == len(clip_ids)
+    cat = Catalog(library / "catalog.sqlite3")  # fleet health: status.json read through the chroot, read-only
+    try:
+        _, doc, error = cat.health()["pi"]
+    finally:
+        cat.close()
+    assert error is None and doc is not None, error
+    assert json.loads(doc) == json.loads((pi.data / "status.json").read_text())
 
 
 def test_shell_commands_and_ptys_do_not_run(pi: Pi) -> None:
