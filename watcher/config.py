@@ -8,6 +8,7 @@
     [retention] see watcher.retention.RetentionSettings
     [mqtt]      see shared.mqtt_settings.MqttSettings (off by default)
     [[webhook]] see shared.webhooks.WebhookSettings (none by default)
+    [live]      see watcher.live.LiveSettings (off by default)
 
 Every key is optional; unknown tables or keys are errors naming the file and the key.
 """
@@ -28,6 +29,7 @@ from shared.validation import CameraName, Items, Strict
 from shared.webhooks import WebhookSettings, resolve_webhooks
 from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
+from watcher.live import LiveSettings, resolve_live
 from watcher.retention import RetentionSettings
 from watcher.sources import SourceSettings
 from watcher.trigger import TriggerSettings
@@ -65,6 +67,7 @@ class WatcherFile(Strict):
     retention: RetentionSettings = RetentionSettings()
     mqtt: MqttSettings = MqttSettings()
     webhook: Items[WebhookSettings] = ()
+    live: LiveSettings = LiveSettings()
 
 
 class WatcherConfig(WatcherFile):
@@ -80,7 +83,8 @@ def parse_config(data: dict[str, Any], path: str) -> WatcherConfig:
         # a relative data_dir in a config file is relative to that file
         general = general.model_copy(update={"data_dir": str(Path(path).parent / general.data_dir)})
     return WatcherConfig(**dict(cfg) | {"watcher": general, "mqtt": resolve_mqtt(cfg.mqtt, path),
-                                        "webhook": resolve_webhooks(cfg.webhook, path)}, path=path)
+                                        "webhook": resolve_webhooks(cfg.webhook, path),
+                                        "live": resolve_live(cfg.live, path)}, path=path)
 
 
 def load_config(path: str | None) -> WatcherConfig:

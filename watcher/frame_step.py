@@ -31,6 +31,7 @@ from watcher.trigger import Action, EventTrigger
 
 if TYPE_CHECKING:  # paho is imported only when [mqtt] is enabled
     from watcher.events import WatcherEvents
+    from watcher.live import LiveView
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class FrameStep:
         status: StatusReporter,
         watchdog: Watchdog,
         events: WatcherEvents | None = None,
+        live: LiveView | None = None,
     ) -> None:
         """``encoder`` is None when the source delivers encoded packets; ``request_keyframe`` then
         asks the source (camera) for a keyframe, if it can."""
@@ -60,16 +62,20 @@ class FrameStep:
         self.request_keyframe = request_keyframe
         self.writer, self.status, self.watchdog = writer, status, watchdog
         self.events = events
+        self.live = live
         self._peak = PeakFrame()  # the event's most active frame (used when events are on)
         self.counters = status.counters
         self._paused_shown: str | None = None  # the pause reason status.json last showed
 
     def process(self, frame: Frame) -> None:
         self.counters.frames_in += 1
-        result = self.detector.process(self._luma(frame), frame.t)
+        luma = self._luma(frame)
+        result = self.detector.process(luma, frame.t)
         actions = self.trigger.update(frame.t, result.motion)
         if self.events is not None:
             self._tell_events(frame, result)
+        if self.live is not None:  # a reference handed over: the live view draws and encodes on its own thread
+            self.live.offer(frame.image if frame.image is not None else luma, result.boxes)
         actions = self._disk_gate(actions, frame.t)
         self.recorder.apply(actions, self.trigger.motion_start)
         packets = self._encode(frame)

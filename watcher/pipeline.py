@@ -52,6 +52,7 @@ from watcher.wear import ClipBytes
 
 if TYPE_CHECKING:
     from watcher.events import WatcherEvents
+    from watcher.live import LiveView
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,12 @@ class Pipeline:
             self.events = WatcherEvents.create(cfg.mqtt, cfg.webhook, cfg.watcher.camera,
                                                config_path=cfg.path or "<defaults>",
                                                status_interval_s=cfg.watcher.status_interval_s)
+        self.live: LiveView | None = None
+        if cfg.live.enabled:
+            from watcher.live import LiveView
+
+            self.live = LiveView.create(cfg.live, config_path=cfg.path or "<defaults>", mask=cfg.detector.mask,
+                                        status_file=dirs.status_file)
         self.clip_bytes = ClipBytes(dirs.root / "wear.json")  # clip bytes published: today, since install
         self.clip_bytes.roll(datetime.now(UTC))
         self.counters.clip_bytes_today, self.counters.clip_bytes_total = self.clip_bytes.today, self.clip_bytes.total
@@ -145,6 +152,8 @@ class Pipeline:
     def run(self, stop: threading.Event, duration_s: float | None) -> RunResult:
         if self.events is not None:
             self.events.start()  # connects in the background: a broker away is not an error
+        if self.live is not None:
+            self.live.start()
         self.writer.start()
         self.guard.start()
         try:
@@ -202,7 +211,8 @@ class Pipeline:
         return FrameStep(t_first=frame.t, detector=MotionDetector(cfg.detector), detector_width=cfg.detector.width,
                          trigger=EventTrigger(cfg.trigger), guard=self.guard, recorder=recorder,
                          encoder=self.encoder, request_keyframe=getattr(self.src, "request_keyframe", None),
-                         writer=self.writer, status=self.status, watchdog=self.watchdog, events=self.events)
+                         writer=self.writer, status=self.status, watchdog=self.watchdog, events=self.events,
+                         live=self.live)
 
     def _source_failure(self, capture: Capture) -> str | None:
         """The capture thread ended: None at the end of the source, else the error, counted and logged."""
@@ -226,6 +236,8 @@ class Pipeline:
     def _shut_down(self) -> None:
         """Publish the open clip, stop the disk guard, and leave status.json saying so."""
         self.watchdog.stopping("publishing the open clip")
+        if self.live is not None:
+            self.live.stop()
         self.writer.stop()
         self.guard.stop()
         c = self.counters

@@ -56,7 +56,8 @@ TOPIC_RULE = ("must be levels of A-Z, a-z, 0-9, '_', '.', '-' separated by '/' (
     ("[trigger]\npre_roll = 1.0\n",
      "trigger.pre_roll: unknown key (known keys: max_clip_s, min_motion_frames, post_roll_s, pre_roll_s)"),
     ("[triggers]\npre_roll_s = 1.0\n",
-     "triggers: unknown key (known keys: detector, encoder, mqtt, retention, source, trigger, watcher, webhook)"),
+     ("triggers: unknown key (known keys: detector, encoder, live, mqtt, retention, source, trigger, watcher, "
+      "webhook)")),
     ("watcher = 3\n", "watcher: expected a table, got 3"),
     ('[retention]\non_full = "panic"\n',
      "retention.on_full: must be one of 'delete_oldest' or 'stop_recording', got 'panic'"),
@@ -71,6 +72,8 @@ TOPIC_RULE = ("must be levels of A-Z, a-z, 0-9, '_', '.', '-' separated by '/' (
     ('[mqtt]\ntopic_prefix = "home/+/cams"\n', f"mqtt.topic_prefix: {TOPIC_RULE}, got 'home/+/cams'"),
     ('[mqtt]\ndiscovery_prefix = "$SYS"\n', f"mqtt.discovery_prefix: {TOPIC_RULE}, got '$SYS'"),
     ("[mqtt]\nport = 0\n", "mqtt.port: must be >= 1, got 0"),
+    ("[live]\nenabled = true\n", ("live.token_file: is required with enabled = true (a file holding the token, "
+                                  "mode 600)")),
 ])
 def test_a_bad_file_is_refused_naming_the_file_and_the_key(tmp_path: Path, text: str, error: str) -> None:
     assert refusal(tmp_path, text) == f"{tmp_path / 'watcher.toml'}: {error}"
