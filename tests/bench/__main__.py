@@ -9,6 +9,7 @@ last, one JSON object with its measurements.
     analysis   clip-seconds analyzed per second, 1 worker vs all cores, same clips
     events     motion start -> MQTT message and manifest -> clip message at a subscriber (median, worst),
                and the watcher's CPU per frame with events off and on (options: --help)
+    live       the live view's CPU cost per viewer (0, 1, 2 viewers of the MJPEG stream, side by side)
     stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
                side by side (options: python -m tests.bench stacks --help)
 """
@@ -38,6 +39,10 @@ def main(argv: list[str]) -> int:
         from tests.bench import events
 
         result = events.main(argv[1:])
+    elif name == "live":
+        from tests.bench import live
+
+        result = live.main(argv[1:])
     elif name == "transfer":
         from tests.bench import transfer
 
