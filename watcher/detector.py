@@ -147,6 +147,12 @@ class MotionDetector:
         self._shake_kernel = np.ones((2 * settings.shake_px + 1,) * 2, np.uint8)
         self.reset()
 
+    @property
+    def foreground(self) -> np.ndarray | None:
+        """The last frame's foreground mask at working width (255: changed), None before the first frame:
+        what ``python -m watcher explain`` shows. A view, not a copy: read it before the next frame."""
+        return getattr(self, "_fg1", None)
+
     def reset(self) -> None:
         """Forget the background; the next frame starts a new warm-up."""
         self._shape: tuple[int, int] | None = None

@@ -43,6 +43,7 @@ class ClipEntry:
     analysis: AnalysisResult
     manifest: Manifest
     notes: tuple[str, ...] = ()
+    explain: str | None = None  # the annotated replay (python -m watcher explain) beside the clip, if made
 
     @property
     def day(self) -> str:
@@ -165,10 +166,11 @@ def _entry(lib: Library, watcher: str, clip_id: str, clip: Path, rel: Path, vide
         return f"{rel}/{name}"
 
     thumb, sheet = still(a.stills.thumb, "thumbnail"), still(a.stills.sheet, "contact sheet")
+    explained = clip.with_name(f"{clip.stem}.explain.mp4")  # python -m watcher explain's default output
     if a.stills.thumb is None:
         notes.append("no thumbnail")
     return ClipEntry(
         watcher=watcher, clip_id=clip_id, camera=manifest.camera, started=started,
         duration_s=a.video.duration_s, people_peak=a.people.peak, motion_s=a.motion.active_s, video=video,
         thumb=thumb, sheet=sheet, people_still=still(a.stills.people, "people still"), analysis=a, manifest=manifest,
-        notes=tuple(notes))
+        notes=tuple(notes), explain=f"{rel}/{explained.name}" if explained.is_file() else None)

@@ -182,6 +182,8 @@ def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) ->
              f"<div>{_dur(c.duration_s)} · motion {_dur(c.motion_s)} · {_people(c.people_peak)}</div>"
              + "".join(f'<div class="muted note">{escape(n)}</div>' for n in c.notes) + "</header><main>",
              f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}"{poster}></video>',
+             (f'<p><a id="explain" href="{up}{quote(c.explain)}">Why it was recorded: the detector and trigger '
+              "replayed over this clip</a></p>" if c.explain else ""),
              "<h2>Motion</h2>",
              timeline(a.motion.activity, a.motion.bin_s, c.duration_s,
                       [(s.start_s, s.end_s) for s in a.motion.segments], people.per_second),

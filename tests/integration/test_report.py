@@ -16,6 +16,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import cv2
 import numpy as np
@@ -154,6 +155,7 @@ def _tree_digest(root: Path) -> dict[str, str]:
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 from inspector.report import build_report
 def hook(event, name):
     print(event, name, flush=True)
@@ -162,6 +164,35 @@ def hook(event, name):
 build_report(Path(sys.argv[1]), hook=hook)
 print("finished", flush=True)
 """
+
+
+def test_clip_page_links_the_explain_video_once_it_exists(report_library: Path, tmp_path: Path) -> None:
+    """``python -m watcher explain`` on a library clip writes beside it; the rebuilt clip page links to it
+    (and Chromium loads that video's metadata from the link)."""
+    library = copy_library(report_library, tmp_path / "library")
+    cat = Catalog(library / "catalog.sqlite3")
+    row = cat.analyzed()[0]
+    cat.close()
+    assert row.local_path
+    parts = Path(row.local_path).parts  # the copy's clip (the catalog names the library it was made in)
+    clip = library.joinpath(*parts[parts.index("clips"):])
+    page = library / "report" / "clips" / row.watcher / f"{row.clip_id}.html"
+    build_report(library)
+    assert 'id="explain"' not in page.read_text(), "no link before the replay exists"
+    r = subprocess.run([sys.executable, "-m", "watcher", "explain", str(clip)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    build_report(library)
+    href = re.search(r'<a id="explain" href="([^"]+)"', page.read_text())
+    assert href, "the clip page links the replay"
+    target = (page.parent / unquote(href.group(1))).resolve()
+    assert target == clip.with_name(f"{clip.stem}.explain.mp4").resolve()
+    probe = ("var v=document.createElement('video');v.src=document.getElementById('explain').href;"
+             "v.preload='metadata';v.addEventListener('loadedmetadata',function(){var out={w:v.videoWidth,"
+             "d:v.duration};" + REPORT_OUT + "});v.addEventListener('error',function(){var out={error:"
+             "v.error&&v.error.code};" + REPORT_OUT + "});")
+    seen = checked(tmp_path, page, probe)
+    assert seen.get("w") == 640 and seen.get("d", 0) > 1, seen
 
 
 @pytest.mark.parametrize("kill_at", ["page", "swap"])
