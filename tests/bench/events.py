@@ -10,7 +10,7 @@ Against a throwaway Mosquitto broker on loopback (tests/mosquitto.py), side by s
             (MQTT to the broker plus one webhook to a local server), alternating, ``--repeat`` times: CPU
             seconds of the process (getrusage of the child: every thread) per frame. Medians.
 
-Run: ``python -m tests.bench events [--seconds 90] [--frames 900] [--repeat 3]``; the last line is JSON.
+Run: ``python -m tests.bench events [--seconds 120] [--frames 900] [--repeat 3]``; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def latency(broker: ThrowawayBroker, tmp: Path, seconds: float) -> dict[str, Any
     ev.WatcherEvents.motion, ev.WatcherEvents.clip = timed_motion, timed_clip  # type: ignore[method-assign]
     try:
         cfg = load_config(str(_config(tmp / "latency", broker, events=True, realtime=True)))
-        run_watcher(cfg, source=SyntheticSource(seed=11, duration_s=seconds, first_event_s=2.0, event_period_s=6.0))
+        # an event every 15 s: a walker crosses in a few seconds, post-roll 5 s, so each is an event of its own
+        run_watcher(cfg, source=SyntheticSource(seed=11, duration_s=seconds, first_event_s=2.0, event_period_s=15.0))
     finally:
         ev.WatcherEvents.motion, ev.WatcherEvents.clip = motion, clip  # type: ignore[method-assign]
         sub.loop_stop()
@@ -140,7 +141,7 @@ def cpu(broker: ThrowawayBroker, tmp: Path, frames: int, repeat: int) -> dict[st
 
 def main(argv: list[str]) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m tests.bench events", description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=90.0, help="real-time run for the latencies (default 90)")
+    p.add_argument("--seconds", type=float, default=120.0, help="real-time run for the latencies (default 120)")
     p.add_argument("--frames", type=int, default=900, help="frames per CPU run (default 900)")
     p.add_argument("--repeat", type=int, default=3, help="CPU runs of each kind (default 3); medians")
     opts = p.parse_args(argv)

@@ -146,6 +146,7 @@ def test_broker_killed_and_restarted_mid_run(tmp_path: Path, broker: ThrowawayBr
         assert json.loads(later.payload)["event_type"] == "clip_published"
     finally:
         again.close()
+    w.proc.terminate()  # seen enough: a clean stop (SIGTERM publishes the open clip, exit 0)
     assert w.finish(timeout=120) == 0
     final = json.loads(status.read_text())
     assert final["frames_dropped"] == 0 and final["events_dropped"] >= dropped
