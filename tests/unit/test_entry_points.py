@@ -42,8 +42,9 @@ def test_every_command_has_log_level_exactly_once(entry_point: str) -> None:
     assert found and all(count == 1 for count in found.values()), found
 
 
-def test_the_watcher_runs_itself_and_doctor() -> None:
-    assert sorted(dict(commands(watcher_parser()))) == [(), ("doctor",)]
+def test_the_watcher_runs_itself_doctor_and_explain() -> None:
+    assert sorted(dict(commands(watcher_parser()))) == [(), ("doctor",), ("explain",)]
+    assert watcher_parser().parse_args(["--log-level", "DEBUG", "explain", "c.mp4"]).log_level == "DEBUG"
 
 
 def test_the_watcher_log_level_comes_before_doctor_and_stays() -> None:
