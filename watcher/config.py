@@ -3,8 +3,8 @@
     [watcher]   camera (default: this host's name, made valid), data_dir, status_interval_s
     [source]    see watcher.sources.SourceSettings
     [encoder]   see watcher.encoder.EncoderSettings
-    [detector]  see watcher.detector.DetectorSettings
-    [trigger]   see watcher.trigger.TriggerSettings
+    [detector]  see shared.detector.DetectorSettings
+    [trigger]   see shared.trigger.TriggerSettings
     [retention] see watcher.retention.RetentionSettings
     [mqtt]      see shared.mqtt_settings.MqttSettings (off by default)
     [[webhook]] see shared.webhooks.WebhookSettings (none by default)
@@ -23,16 +23,16 @@ from typing import Any
 from pydantic import Field
 
 from shared.config import read_toml, validate_config
+from shared.detector import DetectorSettings
 from shared.mqtt_settings import MqttSettings, resolve_mqtt
 from shared.naming import check_camera_name
+from shared.trigger import TriggerSettings
 from shared.validation import CameraName, Items, Strict
 from shared.webhooks import WebhookSettings, resolve_webhooks
-from watcher.detector import DetectorSettings
 from watcher.encoder import EncoderSettings
 from watcher.live import LiveSettings, resolve_live
 from watcher.retention import RetentionSettings
 from watcher.sources import SourceSettings
-from watcher.trigger import TriggerSettings
 
 
 def camera_from_hostname(hostname: str) -> str:

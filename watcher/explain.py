@@ -1,6 +1,6 @@
 """Why a clip was recorded: the watcher's own detector and trigger replayed over it, frame by frame.
 
-:func:`replay` runs :class:`watcher.detector.MotionDetector` and :class:`watcher.trigger.EventTrigger`
+:func:`replay` runs :class:`shared.detector.MotionDetector` and :class:`shared.trigger.EventTrigger`
 (the very classes the watcher runs, with the configuration's settings) over a video file, and
 :func:`write_annotated` draws what they saw on each frame into an MP4: the frame with the mask shaded and
 the motion boxes, the detector's foreground mask as an inset, the frame's score against the smallest
@@ -22,13 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from shared.detector import DetectorSettings, MotionDetector, luma_from_bgr
 from shared.manifest import Manifest
+from shared.trigger import EventTrigger, TriggerSettings
 from watcher.container import FragmentedMp4Writer
-from watcher.detector import DetectorSettings, MotionDetector, luma_from_bgr
 from watcher.encoder import VideoEncoder
 from watcher.frames import Frame
 from watcher.live import BOX_COLOUR, draw
-from watcher.trigger import EventTrigger, TriggerSettings
 
 WIDTH = 640
 Boxes = tuple[tuple[float, float, float, float], ...]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from shared.detector import MotionDetector, MotionResult, luma_from_bgr
+from shared.trigger import Action, EventTrigger
 from watcher.clip_writer import ClipWriter
-from watcher.detector import MotionDetector, MotionResult, luma_from_bgr
 from watcher.diskguard import DiskGuard
 from watcher.encoder import VideoEncoder
 from watcher.frames import EncodedPacket, Frame
@@ -27,7 +28,6 @@ from watcher.recorder import Recorder
 from watcher.sdnotify import Watchdog
 from watcher.snapshot import PeakFrame
 from watcher.status import StatusReporter
-from watcher.trigger import Action, EventTrigger
 
 if TYPE_CHECKING:  # paho is imported only when [mqtt] is enabled
     from watcher.events import WatcherEvents

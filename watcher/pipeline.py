@@ -29,13 +29,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.detector import MotionDetector
 from shared.manifest import Manifest, utc_iso
+from shared.trigger import EventTrigger
 from watcher.capture import END, Capture
 from watcher.clip_seq import ClipIds
 from watcher.clip_writer import ClipWriter
 from watcher.config import WatcherConfig
 from watcher.datadir import DataDir
-from watcher.detector import MotionDetector
 from watcher.diskguard import MB, DiskGuard
 from watcher.encoder import VideoEncoder
 from watcher.frame_step import FrameStep
@@ -47,7 +48,6 @@ from watcher.recorder import Recorder
 from watcher.sdnotify import Watchdog
 from watcher.sources import FrameSource, SourceInfo, create_source
 from watcher.status import Counters, StatusReporter
-from watcher.trigger import EventTrigger
 from watcher.wear import ClipBytes
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from shared.trigger import Action
 from watcher.frames import EncodedPacket
 from watcher.preroll import PreRollBuffer
 from watcher.publish import ClipMeta
-from watcher.trigger import Action
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from shared.detector import DetectorSettings, MotionDetector, luma_from_bgr
 from tests.footage import footage_path
-from watcher.detector import DetectorSettings, MotionDetector, luma_from_bgr
 
 FRAMES = 200
 SIZE = (1280, 720)

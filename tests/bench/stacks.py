@@ -54,9 +54,9 @@ class _Opened:
 
 def measure(frames: int, width: int, height: int) -> dict:
     """One run in this process: the pipeline, then the stages; CPU milliseconds per frame."""
+    from shared.detector import MotionDetector, luma_from_bgr
     from tests.stack import versions
     from watcher.config import WatcherConfig, with_overrides
-    from watcher.detector import MotionDetector, luma_from_bgr
     from watcher.encoder import VideoEncoder
     from watcher.pipeline import run_watcher
     from watcher.preroll import PreRollBuffer

@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 import pytest
 
+from shared.detector import DetectorSettings, MotionDetector, MotionResult, luma_from_bgr
 from tests import nuisance
 from tests.footage import footage_path
-from watcher.detector import DetectorSettings, MotionDetector, MotionResult, luma_from_bgr
 
 FPS = 10.0
 PEOPLE_FRAMES = 250  # 25 s of the clip; people are in view throughout

@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 
 from shared.manifest import Manifest, parse_manifest
 from shared.naming import check_camera_name, make_clip_id, parse_clip_id
+from shared.trigger import TriggerSettings
 from tests.clips import decode_frame_count, verify_recorded
 from tests.proc import ROOT, WatcherProcess, wait_for_file
 from watcher.clip_seq import COUNTER_NAMES
 from watcher.config import GeneralSettings, WatcherConfig, camera_from_hostname
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SyntheticSource
-from watcher.trigger import TriggerSettings
 
 FIXED = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 

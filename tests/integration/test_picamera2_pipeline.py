@@ -7,12 +7,12 @@ from pathlib import Path
 
 import av
 
+from shared.trigger import TriggerSettings
 from tests.clips import verify_recorded
 from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
 from watcher.sources import SourceSettings
 from watcher.sources.picamera2_source import Picamera2Source
-from watcher.trigger import TriggerSettings
 
 
 def test_hardware_encoded_packets_become_verified_clips(tmp_path: Path, fake) -> None:

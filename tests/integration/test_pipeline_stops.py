@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from shared.trigger import TriggerSettings
 from tests.clips import verify_recorded
 from watcher.config import GeneralSettings, WatcherConfig
 from watcher.frames import Frame
 from watcher.pipeline import run_watcher
 from watcher.sources.base import SourceError, SourceInfo
 from watcher.sources.synthetic import SceneObject, SyntheticSource
-from watcher.trigger import TriggerSettings
 
 WALKER = SceneObject(2.0, 18.0, 0.1, 0.5, 0.9, 0.6)  # in view from 2 s to 18 s of a 20 s scene
 CUT_AT_FRAME = 180  # 12 s at 15 fps: an event is being recorded

@@ -5,11 +5,11 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
+from shared.trigger import TriggerSettings
 from tests.clips import decode_frame_count, is_standard_mp4, opencv_frame_count, verify_recorded
 from watcher.config import GeneralSettings, WatcherConfig
 from watcher.pipeline import run_watcher
 from watcher.sources.synthetic import SceneObject, SyntheticSource
-from watcher.trigger import TriggerSettings
 
 
 def config(tmp_path: Path, **trigger: float) -> WatcherConfig:

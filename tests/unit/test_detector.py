@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from shared.config import validate_config
+from shared.detector import DetectorSettings, MotionDetector, MotionResult, luma_from_bgr
 from shared.errors import ConfigError
-from watcher.detector import DetectorSettings, MotionDetector, MotionResult, luma_from_bgr
 
 H, W = 240, 320
 FPS = 10.0

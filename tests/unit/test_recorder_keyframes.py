@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from shared.trigger import Action
 from watcher.frames import EncodedPacket
 from watcher.preroll import PreRollBuffer
 from watcher.publish import ClipMeta
 from watcher.recorder import Recorder
-from watcher.trigger import Action
 
 TB = Fraction(1, 1000)
 

@@ -1,4 +1,4 @@
-from watcher.trigger import Action, EventTrigger, TriggerSettings
+from shared.trigger import Action, EventTrigger, TriggerSettings
 
 
 def run(trigger: EventTrigger, motion_by_frame: list[bool], fps: float = 10.0) -> list[tuple[float, Action]]:
