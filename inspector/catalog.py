@@ -3,6 +3,9 @@
 States: ``downloading`` -> ``stored`` (verified local copy, manifest beside it) -> ``acked``
 (archived or deleted on the watcher) -> ``analyzed`` (results beside the clip, summary columns
 here, ``analyzer_version`` says by which analyzer); or ``quarantined`` with a reason.
+The ``labels`` table holds users' labels of clips (real / false alarm, a note; see
+:mod:`inspector.labels`), a copy of the label files beside the clips.
+
 Each thread opens its own :class:`Catalog` (sqlite3 connections are per thread); WAL lets
 readers run while one writer commits, and ``busy_timeout`` serializes writers.
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.catalog_guard import acquire_lease, release_lease, verify_catalog
+from inspector.labels import Label
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
@@ -54,6 +58,14 @@ CREATE TABLE IF NOT EXISTS watcher_health (
     fetched_at  REAL NOT NULL,
     doc         TEXT,
     error       TEXT
+);
+CREATE TABLE IF NOT EXISTS labels (
+    watcher      TEXT NOT NULL,
+    clip_id      TEXT NOT NULL,
+    label        TEXT NOT NULL,  -- one of inspector.labels.LABELS (checked there: the words may grow)
+    note         TEXT NOT NULL DEFAULT '',
+    labelled_at  TEXT NOT NULL,
+    PRIMARY KEY (watcher, clip_id)
 );
 """
 
@@ -121,6 +133,22 @@ class RestoredRow:
     motion_peak: float | None = None
     motion_s: float | None = None
     analysis_path: str | None = None
+    label: Label | None = None  # from the label file beside the clip
+
+
+@dataclass(frozen=True)
+class LabelledClip:
+    """A labelled clip that is in the library (stored, acked or analyzed): what ``inspector tune`` replays."""
+    watcher: str
+    clip_id: str
+    camera: str
+    state: str
+    local_path: str | None
+    started_at: str | None
+    label: str
+    note: str
+    labelled_at: str
+    analysis_path: str | None
 
 
 class Catalog:
@@ -185,6 +213,10 @@ class Catalog:
                 [(r.watcher, r.clip_id, r.camera, r.state, r.size, r.sha256, r.started_at, r.ended_at, r.local_path,
                   r.reason, now, now, r.stored_at, r.analyzer_version, r.analyzed_at, r.duration_s, r.people_peak,
                   r.motion_peak, r.motion_s, r.analysis_path) for r in rows])
+            self.db.executemany(
+                "INSERT INTO labels (watcher, clip_id, label, note, labelled_at) VALUES (?, ?, ?, ?, ?)",
+                [(r.watcher, r.clip_id, r.label.label, r.label.note, r.label.labelled_at) for r in rows
+                 if r.label is not None])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -323,6 +355,53 @@ class Catalog:
             d = per.setdefault(w, {"states": {}})
             d.update(last_ok=last_ok, last_error=err, last_error_at=err_at, skipped=skipped)
         return {"states": states, "watchers": per}
+
+    def set_label(self, watcher: str, clip_id: str, label: Label | None) -> None:
+        """Record the clip's label (its file is written first, see :mod:`inspector.labels`); None clears it."""
+        if label is None:
+            self.db.execute("DELETE FROM labels WHERE watcher=? AND clip_id=?", (watcher, clip_id))
+            return
+        self.db.execute("INSERT INTO labels (watcher, clip_id, label, note, labelled_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (watcher, clip_id) DO UPDATE SET label=excluded.label, note=excluded.note, "
+                        "labelled_at=excluded.labelled_at", (watcher, clip_id, label.label, label.note,
+                                                             label.labelled_at))
+
+    def labels(self) -> dict[tuple[str, str], Label]:
+        """Every label recorded, by (watcher, clip id), whatever the clip's state."""
+        return {(w, c): Label(lab, note, at) for w, c, lab, note, at in self.db.execute(
+            "SELECT watcher, clip_id, label, note, labelled_at FROM labels")}
+
+    def labelled(self, camera: str | None = None, watcher: str | None = None) -> list[LabelledClip]:
+        """The labelled clips in the library (stored, acked or analyzed), oldest first; only ``camera``'s
+        and ``watcher``'s when given."""
+        q = ("SELECT c.watcher, c.clip_id, c.camera, c.state, c.local_path, c.started_at, l.label, l.note, "
+             "l.labelled_at, c.analysis_path FROM labels l JOIN clips c USING (watcher, clip_id) "
+             "WHERE c.state IN ('stored','acked','analyzed')")
+        args: list[str] = []
+        if camera is not None:
+            q += " AND c.camera=?"
+            args.append(camera)
+        if watcher is not None:
+            q += " AND c.watcher=?"
+            args.append(watcher)
+        return [LabelledClip(*r) for r in self.db.execute(q + " ORDER BY c.started_at, c.watcher, c.clip_id", args)]
+
+    def with_id(self, clip_id: str) -> list[ClipRow]:
+        """Every watcher's clip of this id (two watchers may hold the same id), by watcher."""
+        return [ClipRow(*r) for r in self.db.execute(
+            "SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips "
+            "WHERE clip_id=? ORDER BY watcher", (clip_id,))]
+
+    def forget(self, watcher: str, clip_id: str) -> None:
+        """Remove the clip's row and its label's, in one transaction (library retention, once its files are gone)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM labels WHERE watcher=? AND clip_id=?", (watcher, clip_id))
+            self.db.execute("DELETE FROM clips WHERE watcher=? AND clip_id=?", (watcher, clip_id))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def rows(self, watcher: str | None = None) -> list[ClipRow]:
         q = "SELECT watcher, clip_id, camera, state, size, sha256, local_path, reason, attempts FROM clips"

@@ -23,6 +23,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_fleet_health_rules.py",
     "unit/test_inspector_config.py",
     "unit/test_inspector_entry_points.py",
+    "unit/test_labels.py",
     "unit/test_listing_scan.py",
     "unit/test_progress_line.py",
     "unit/test_readahead.py",
