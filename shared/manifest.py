@@ -180,6 +180,10 @@ class Manifest(Strict):
     salvaged: bool
     motion_boxes: Items[Box] = Field((), max_length=MAX_MOTION_BOXES)
     continuation_of: ClipIdText | None = None
+    # the [detector] and [trigger] tables the clip was recorded with (shared.replay.Detection's document), kept
+    # as a plain table: a newer watcher's new key must not cut the clip off from an older inspector; readers
+    # that replay check it with Detection.from_doc. None: an older watcher, or a clip salvaged without a sidecar.
+    settings: dict[str, Any] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -22,9 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.detector import DetectorSettings, MotionDetector, luma_from_bgr
+from shared.detector import DetectorSettings, luma_from_bgr
 from shared.manifest import Manifest
-from shared.trigger import EventTrigger, TriggerSettings
+from shared.replay import Detection, Replay, Step
+from shared.trigger import TriggerSettings
 from watcher.container import FragmentedMp4Writer
 from watcher.encoder import VideoEncoder
 from watcher.frames import Frame
@@ -34,39 +35,15 @@ WIDTH = 640
 Boxes = tuple[tuple[float, float, float, float], ...]
 
 
-@dataclass(frozen=True)
-class Step:
-    """One frame of the replay."""
-
-    t: float  # seconds from the clip's first frame
-    motion: bool
-    score: float
-    boxes: int
-    learning: bool  # the detector is still in its warm-up
-    state: str  # the trigger: "idle", "counting" (motion frames towards min_motion_frames) or "event"
-    actions: tuple[str, ...]
-
-
-def _state(trigger: EventTrigger, motion: bool) -> str:
-    if trigger.recording:
-        return "event"
-    return "counting" if motion else "idle"
-
-
 def replay(frames: Iterator[Frame], detector: DetectorSettings,
            trigger: TriggerSettings) -> Iterator[tuple[Frame, Step, np.ndarray | None, Boxes]]:
     """Each frame with its Step, the detector's foreground mask (a copy) and its boxes."""
-    det, trig = MotionDetector(detector), EventTrigger(trigger)
-    t0: float | None = None
+    run = Replay(Detection(detector=detector, trigger=trigger))
     for frame in frames:
         if frame.image is None:
             continue
-        t0 = frame.t if t0 is None else t0
-        result = det.process(luma_from_bgr(frame.image, detector.width), frame.t)
-        actions = trig.update(frame.t, result.motion)
-        fg = det.foreground
-        step = Step(round(frame.t - t0, 3), result.motion, result.score, len(result.boxes), result.warming_up,
-                    _state(trig, result.motion), tuple(a.name.lower() for a in actions))
+        step, result = run.step(frame.t, luma_from_bgr(frame.image, detector.width))
+        fg = run.detector.foreground
         yield frame, step, (fg.copy() if fg is not None else None), result.boxes
 
 

@@ -46,8 +46,9 @@ def out_path(clip: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from shared.manifest import InvalidManifest, parse_manifest
+    from shared.replay import Step
     from watcher.config import load_config
-    from watcher.explain import Step, annotate, per_second, replay, warmup_note, write_annotated
+    from watcher.explain import annotate, per_second, replay, warmup_note, write_annotated
     from watcher.sources.base import SourceError
     from watcher.sources.opencv_source import OpenCVSource
 

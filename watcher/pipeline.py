@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from shared.detector import MotionDetector
 from shared.manifest import Manifest, utc_iso
+from shared.replay import Detection
 from shared.trigger import EventTrigger
 from watcher.capture import END, Capture
 from watcher.clip_seq import ClipIds
@@ -203,7 +204,8 @@ class Pipeline:
         cfg, info = self.cfg, self.info
         wall0 = self.wall_clock() - frame.t  # wall clock of media time 0 (names and display only)
         template = ClipMeta(id="", camera=cfg.watcher.camera, codec=self.codec, width=info.width,
-                            height=info.height, fps=info.fps, media_start_s=0.0, wall_epoch0=wall0)
+                            height=info.height, fps=info.fps, media_start_s=0.0, wall_epoch0=wall0,
+                            settings=Detection(detector=cfg.detector, trigger=cfg.trigger).to_doc())
         preroll = PreRollBuffer(cfg.trigger.pre_roll_s + cfg.trigger.min_motion_frames / info.fps + 1.0)
         recorder = Recorder(self.writer, preroll, template=template, pre_roll_s=cfg.trigger.pre_roll_s,
                             new_id=functools.partial(self.ids.new_id, cfg.watcher.camera))

@@ -37,6 +37,7 @@ import logging
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -94,6 +95,7 @@ class ClipMeta(Strict):
     peak_motion: float = Field(0.0, ge=0.0, le=1.0)
     motion_boxes: list[list[float]] = Field(default_factory=list, max_length=MAX_MOTION_BOXES)
     continuation_of: str | None = None
+    settings: dict[str, Any] | None = None  # the [detector] and [trigger] recording it (shared.replay.Detection)
     pending_created: bool = False  # the clip's pending manifest file was created before this sidecar
 
     def to_json(self) -> bytes:
@@ -206,6 +208,7 @@ def _stage(dirs: DataDir, meta: ClipMeta, staged: Path, *, salvaged: bool) -> Ma
         duration_s=round(media_end - media_start + 1.0 / meta.fps, 6),
         motion_boxes=tuple(tuple(b) for b in meta.motion_boxes),  # type: ignore[misc]
         continuation_of=meta.continuation_of,
+        settings=meta.settings,
     )
 
 
