@@ -13,6 +13,8 @@
     python -m inspector analyze --config FILE [--reanalyze]     the library's pending clips, then the report
     python -m inspector report --config FILE                    rebuild <library>/report/index.html
     python -m inspector catalog check|rebuild --config FILE     is the catalog sound; restore it from the files
+    python -m inspector label CLIP real|false-alarm|none [--note TEXT] [--watcher NAME] --config FILE
+                                                 label a stored clip (an id or its file) for tune; none clears it
 
 pull and run also analyze new clips (process pool, apart from transfer) and keep the report
 current, unless given --no-analyze.
@@ -30,7 +32,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inspector.commands import add_watcher, analyze, catalog, cleanup, pull, report, run, status
+from inspector.commands import add_watcher, analyze, catalog, cleanup, label, pull, report, run, status
 from shared import cli
 
 
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(catalog --help)", description=catalog.__doc__, formatter_class=raw), catalog,
              log_level=None)  # on check and rebuild
     cli.wire(sub.add_parser("add-watcher", help="trust a Pi's host key and add it to the config"), add_watcher)
+    cli.wire(sub.add_parser("label", help="label a stored clip real or false-alarm, for tune (label --help)",
+                            description=label.__doc__, formatter_class=raw), label)
     return p
 
 

@@ -3,8 +3,8 @@
 A ``.part`` download is removed only when no inspector holds its flock (a live download holds
 it, see :mod:`inspector.partlock`), the path still names the file we locked, and it is older than
 ``stale_part_hours`` (a younger one is kept so the next pull resumes
-it). Library retention removes the clip's files (analysis and thumbnails, manifest, then the
-clip) and then its catalog row, so an interrupted pass is finished by the next one. Quarantined
+it). Library retention removes the clip's files (analysis and thumbnails, manifest, label, then
+the clip) and then its catalog row and label, so an interrupted pass is finished by the next one. Quarantined
 files are removed after ``quarantine_days`` but their catalog rows stay, so the same bad clip is
 not pulled again.
 """
@@ -47,7 +47,7 @@ def _size(p: Path) -> int:
 
 def _clip_files(clip: Path) -> list[Path]:
     """Everything that belongs to one stored clip: <id>.* beside it (manifest, analysis,
-    thumbnails) and an <id>/ folder if the analysis made one; the clip itself last."""
+    thumbnails, label, the explain replay) and an <id>/ folder if the analysis made one; the clip itself last."""
     clip_id = clip.stem
     others = [p for p in clip.parent.glob(f"{clip_id}.*") if p != clip]
     folder = clip.parent / clip_id
@@ -122,7 +122,7 @@ def _retention(lib: Library, cfg: InspectorConfig, report: LibraryCleanupReport,
                             shutil.rmtree(p)
                         else:
                             p.unlink(missing_ok=True)
-                    catalog.db.execute("DELETE FROM clips WHERE watcher=? AND clip_id=?", (row.watcher, row.clip_id))
+                    catalog.forget(row.watcher, row.clip_id)
                 except OSError as e:
                     logger.error("cannot remove %s: %s", row.clip_id, e)
                     report.failed.append(row.clip_id)

@@ -3,7 +3,8 @@
 
 The library's files are the truth the catalog summarizes: every stored clip is
 ``clips/<watcher>/<camera>/<day>/<id>.mp4`` with its manifest ``<id>.json`` beside it (and
-``<id>.analysis.json`` once analyzed); every quarantined one is ``quarantine/<watcher>/<id>.*``
+``<id>.analysis.json`` once analyzed, ``<id>.label.json`` once a user labelled it, ``<id>.explain.mp4``
+once the watcher's replay explained it); every quarantined one is ``quarantine/<watcher>/<id>.*``
 with its ``<id>.reason.txt``. A rebuild walks them (symlinks never followed), trusts a clip only
 if its manifest parses and its size and sha256 match it, and writes:
 
@@ -14,6 +15,9 @@ if its manifest parses and its size and sha256 match it, and writes:
 - ``quarantined`` with the reason for what is in quarantine/, and for a clip that does not verify:
   its files are moved to ``quarantine/<watcher>/`` with a ``.reason.txt`` (never deleted, never
   trusted). A file whose name or folder is not ours is reported and left alone.
+
+A verified clip's label is restored from its label file (:mod:`inspector.labels`); a label file that
+does not parse is reported (``bad_labels``) and left alone, and its clip is restored without a label.
 
 The rebuild holds the library exclusively (:func:`~inspector.catalog_guard.hold_exclusive`: no
 other inspector process has the catalog open, none opens it meanwhile), builds the new catalog in a
@@ -36,6 +40,7 @@ from inspector.analysis.analyzer import ANALYZER_VERSION
 from inspector.analysis.result import BadAnalysis, read_analysis
 from inspector.catalog import DONE_STATES, Catalog, RestoredRow
 from inspector.catalog_guard import CatalogError, catalog_problem, hold_exclusive, library_lease, verify_catalog
+from inspector.labels import InvalidLabel, Label, label_path, read_label
 from inspector.library import Library
 from shared.atomic import atomic_write_bytes, move_durably, replace_durably
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
@@ -61,6 +66,8 @@ class LibraryScan:
     rows: list[RestoredRow] = field(default_factory=list)  # verified clips, then quarantined ones
     bad: list[BadClip] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)  # files and folders that are not ours: left alone
+    # (watcher, clip id) -> what is wrong with its label file (which is left alone, not restored)
+    bad_labels: dict[tuple[str, str], str] = field(default_factory=dict)
     bytes_hashed: int = 0
 
 
@@ -73,6 +80,8 @@ class RebuildReport:
     aside: Path | None  # where the replaced catalog went
     bytes_hashed: int
     seconds: float
+    labels: int = 0  # labels restored from their files
+    bad_labels: list[str] = field(default_factory=list)  # label files that do not parse: reported, left alone
 
 
 def _dirs(d: Path) -> Iterator[os.DirEntry[str]]:
@@ -111,9 +120,9 @@ def scan_library(lib: Library, *, verify: bool = True) -> LibraryScan:
         for cam in _subdirs(Path(w.path), f"clips/{w.name}", scan):
             for day in _subdirs(Path(cam.path), f"clips/{w.name}/{cam.name}", scan):
                 for f in _dirs(Path(day.path)):
-                    if not f.name.endswith(".mp4"):
-                        continue  # manifests, analyses and stills are read with their clip
                     rel = f"clips/{w.name}/{cam.name}/{day.name}/{f.name}"
+                    if not f.name.endswith(".mp4") or _is_sidecar_video(f.name):
+                        continue  # manifests, analyses, stills, labels and explain replays are read with their clip
                     if not f.is_file(follow_symlinks=False):
                         scan.strays.append(f"{rel}: not a regular file")
                         continue
@@ -125,6 +134,18 @@ def scan_library(lib: Library, *, verify: bool = True) -> LibraryScan:
         if (row.watcher, row.clip_id) not in seen:  # a verified stored copy wins
             scan.rows.append(row)
     return scan
+
+
+def _is_sidecar_video(name: str) -> bool:
+    """``<id>.explain.mp4`` and the like: a video made from a clip, kept beside it; not a clip itself."""
+    stem, _, rest = name.partition(".")
+    if rest == "mp4":
+        return False
+    try:
+        parse_clip_id(stem)
+    except InvalidClipId:
+        return False
+    return True
 
 
 def _stored_clip(lib: Library, watcher: str, path: Path, rel: str, scan: LibraryScan,
@@ -166,8 +187,19 @@ def _stored_clip(lib: Library, watcher: str, path: Path, rel: str, scan: Library
             return None
     row = RestoredRow(watcher=watcher, clip_id=clip_id, camera=m.camera, state="stored", size=m.size,
                       sha256=m.sha256, started_at=m.started_at, ended_at=m.ended_at, local_path=str(path),
-                      stored_at=st.st_mtime)
+                      stored_at=st.st_mtime, label=_label(watcher, clip_id, path, rel, scan))
     return _with_analysis(row, path, m)
+
+
+def _label(watcher: str, clip_id: str, clip: Path, rel: str, scan: LibraryScan) -> Label | None:
+    """The clip's label from its file, or None; a label file that does not parse is reported, never fatal."""
+    try:
+        return read_label(clip)
+    except InvalidLabel as e:
+        where = f"{rel[:-len(clip.name)]}{label_path(clip).name}"
+        scan.bad_labels[(watcher, clip_id)] = f"{where}: not restored: {e}"
+        logger.warning("rebuild: %s: not a label, left alone (the clip is restored without one): %s", where, e)
+        return None
 
 
 def _with_analysis(row: RestoredRow, clip: Path, m: Manifest) -> RestoredRow:
@@ -273,7 +305,9 @@ def rebuild_catalog(library: Path, *, wait_s: float = 10.0) -> RebuildReport:
     states: dict[str, int] = {}
     for r in rows:
         states[r.state] = states.get(r.state, 0) + 1
-    report = RebuildReport(states, quarantined_now, left, scan.strays, aside, scan.bytes_hashed, time.monotonic() - t0)
+    report = RebuildReport(states, quarantined_now, left, scan.strays, aside, scan.bytes_hashed, time.monotonic() - t0,
+                           labels=sum(1 for r in rows if r.label is not None),
+                           bad_labels=list(scan.bad_labels.values()))
     logger.info("catalog rebuilt from %s: %s; %d quarantined now; old catalog %s", lib.root,
                 ", ".join(f"{k}={v}" for k, v in sorted(states.items())) or "no clips", len(quarantined_now),
                 f"kept as {aside.name}" if aside else "was missing")
@@ -314,10 +348,12 @@ def check_catalog(library: Path, *, verify: bool = False) -> CheckReport:
         cat = Catalog(lib.catalog_path)
         try:
             rows = {(r.watcher, r.clip_id): r for r in cat.rows()}
+            labels = cat.labels()
         finally:
             cat.close()
         scan = scan_library(lib, verify=verify)
     out = [f"{b.path.relative_to(lib.root)}: not trusted: {b.reason}" for b in scan.bad]
+    out += [f"{line} (label the clip again)" for line in scan.bad_labels.values()]
     on_disk = {(r.watcher, r.clip_id): r for r in scan.rows}
     for key, found in on_disk.items():
         row = rows.get(key)
@@ -327,8 +363,15 @@ def check_catalog(library: Path, *, verify: bool = False) -> CheckReport:
                        "but not in the catalog")
         elif row.state not in want:
             out.append(f"{key[0]}/{key[1]}: the catalog says {row.state}, the files say {found.state}")
+        elif found.state != "quarantined" and labels.get(key) != found.label and key not in scan.bad_labels:
+            out.append(f"{key[0]}/{key[1]}: the catalog's label is {_says(labels.get(key))}, its label file's "
+                       f"{_says(found.label)}")
     for key, row in rows.items():
         if row.state in DONE_STATES and key not in on_disk and not any(
                 (b.watcher, b.clip_id) == key for b in scan.bad):
             out.append(f"{key[0]}/{key[1]}: the catalog says {row.state} but its file is missing")
     return CheckReport(None, out, sum(1 for r in scan.rows if r.state != "quarantined"), len(rows), scan.strays)
+
+
+def _says(label: Label | None) -> str:
+    return "none" if label is None else f"{label.label} ({label.labelled_at})"

@@ -7,6 +7,7 @@ import pytest
 
 import inspector.add_watcher
 import inspector.catalog_guard
+import inspector.commands.label
 import inspector.fleet
 import inspector.hostkeys
 import shared.errors
@@ -22,7 +23,7 @@ INSPECTOR_ERRORS = app_errors("inspector")
 def test_every_command_has_log_level_exactly_once() -> None:
     found = dict(commands(inspector_parser()))
     assert sorted(found) == [("add-watcher",), ("analyze",), ("catalog", "check"), ("catalog", "rebuild"),
-                             ("cleanup",), ("pull",), ("report",), ("run",), ("status",)]
+                             ("cleanup",), ("label",), ("pull",), ("report",), ("run",), ("status",)]
     assert all(count == 1 for count in found.values()), found
     assert dict(commands(child_parser())) == {(): 1}
 
@@ -43,10 +44,11 @@ def test_the_child_takes_the_level_name_the_runner_passes() -> None:
 def test_the_error_list_is_complete() -> None:
     assert {c.__module__ for c in INSPECTOR_ERRORS} == {
         inspector.add_watcher.__name__, inspector.catalog_guard.__name__, inspector.fleet.__name__,
-        inspector.hostkeys.__name__}
+        inspector.hostkeys.__name__, inspector.commands.label.__name__}
     codes = {c.__name__: c.exit_code for c in INSPECTOR_ERRORS}
     assert codes["Refused"] == 1 and codes["CatalogError"] == 65 and codes["HostUnreachable"] == 69
     assert codes["ClientMissing"] == 69  # no ssh client for the SFTP watchers
+    assert codes["LabelRefused"] == 1  # a clip unknown, ambiguous or not stored
 
 
 @pytest.mark.parametrize("cls", INSPECTOR_ERRORS, ids=lambda c: c.__name__)
