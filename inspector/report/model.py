@@ -6,13 +6,14 @@ checked) or a :class:`ProblemEntry` (watcher, id and what is wrong): a clip whos
 longer parses, whose start time cannot be shown (valid ISO 8601 but out of range, e.g. year 1),
 whose analysis is missing, garbled, oversized or absurd, or whose file is gone. One bad clip is
 listed as such and never breaks the index or another clip's page. A missing still is not a
-problem: the card and page show what they have and say which still is missing.
+problem: the card and page show what they have and say which still is missing. A clip's label
+(real / false alarm, a note) comes from the catalog's labels table (:mod:`inspector.labels`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from inspector.analysis.result import AnalysisResult, BadAnalysis, read_analysis
 from inspector.catalog import Catalog
 from inspector.fleet_health import fleet_view
+from inspector.labels import LABELS, Label
 from inspector.library import Library
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
 from shared.naming import InvalidClipId, parse_clip_id
@@ -44,6 +46,12 @@ class ClipEntry:
     manifest: Manifest
     notes: tuple[str, ...] = ()
     explain: str | None = None  # the annotated replay (python -m watcher explain) beside the clip, if made
+    label: Label | None = None  # the user's verdict (python -m inspector label), if any
+
+    @property
+    def label_key(self) -> str:
+        """What the index's label filter matches: one of LABELS, or ``none`` when unlabelled."""
+        return self.label.label if self.label is not None and self.label.label in LABELS else "none"
 
     @property
     def day(self) -> str:
@@ -97,6 +105,7 @@ def load_view(library: Path) -> LibraryView:
     catalog = Catalog(lib.catalog_path)
     try:
         rows = catalog.analyzed()
+        labels = catalog.labels()
         waiting = catalog.count_state("stored") + catalog.count_state("acked")
         quarantined = [(r.watcher, r.clip_id, r.reason or "") for r in catalog.quarantined()]
         known = catalog.summary()["watchers"]
@@ -108,6 +117,8 @@ def load_view(library: Path) -> LibraryView:
     problems: list[ProblemEntry] = []
     for r in rows:
         item = entry(lib, r.watcher, r.clip_id)
+        if isinstance(item, ClipEntry):
+            item = replace(item, label=labels.get((r.watcher, r.clip_id)))
         (clips if isinstance(item, ClipEntry) else problems).append(item)  # type: ignore[arg-type]
     clips.sort(key=lambda c: (c.started, c.clip_id, c.watcher), reverse=True)
     return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone(), fleet)

@@ -1,7 +1,12 @@
 """The report's HTML: the index and one page per clip. Self-contained (inline CSS, JS and SVG),
 offline from ``file://``, readable on a phone. Stills and videos are linked by relative path into
 the library (``report/`` sits at the library root). Clip pages are ``clips/<watcher>/<id>.html``:
-two watchers can hold the same clip id. Pages read only checked values (:mod:`.model`)."""
+two watchers can hold the same clip id. Pages read only checked values (:mod:`.model`), and escape every
+one of them (names, notes and reasons come from watchers and users).
+
+Labels (:mod:`inspector.labels`): each card and clip page shows the clip's label and note, the index
+counts real / false alarm / unlabelled per camera, and its filters (one inline script, as for camera
+and people, so it works from ``file://``) include the label."""
 
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ select,label{font-size:1em}
 .card .spark{width:100%;height:24px;display:block}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;background:#2d3a46;color:#4fc3f7;font-size:.85em}
 .badge.none{color:#888;background:#262a30}.totals{color:#aaa;font-size:.9em}
+.badge.real{background:#1e3a28;color:#81c784}.badge.false-alarm{background:#45261f;color:#ff8a65}
+.lnote{color:#aaa;font-size:.85em;overflow-wrap:anywhere}
+.card .lnote{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+#labels td:not(:first-child),#labels th:not(:first-child){text-align:right}
 video,.still,svg.people,svg.timeline{width:100%;max-width:960px;display:block;background:#000;border-radius:6px}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
 th{color:#aaa;font-weight:normal}.muted{color:#888}
@@ -41,11 +50,12 @@ th{color:#aaa;font-weight:normal}.muted{color:#888}
 
 FILTER_JS = """
 (function(){
-  var cam=document.getElementById('f-camera'), ppl=document.getElementById('f-people');
+  var cam=document.getElementById('f-camera'), ppl=document.getElementById('f-people'),
+      lab=document.getElementById('f-label');
   function apply(){
-    var c=cam.value, p=ppl.checked;
+    var c=cam.value, p=ppl.checked, l=lab.value;
     document.querySelectorAll('.card').forEach(function(el){
-      var ok=(!c||el.dataset.camera===c)&&(!p||+el.dataset.people>0);
+      var ok=(!c||el.dataset.camera===c)&&(!p||+el.dataset.people>0)&&(!l||el.dataset.label===l);
       el.style.display=ok?'':'none';
     });
     document.querySelectorAll('[data-group]').forEach(function(g){
@@ -53,7 +63,8 @@ FILTER_JS = """
       g.style.display=any?'':'none';
     });
   }
-  cam.addEventListener('change',apply); ppl.addEventListener('change',apply); apply();
+  cam.addEventListener('change',apply); ppl.addEventListener('change',apply); lab.addEventListener('change',apply);
+  apply();
 })();
 """
 
@@ -75,6 +86,31 @@ def _dur(s: float) -> str:
 def _people(n: int) -> str:
     return f'<span class="badge">{n} {"person" if n == 1 else "people"}</span>' if n else \
         '<span class="badge none">no people</span>'
+
+
+LABEL_WORDS = {"real": "real", "false-alarm": "false alarm", "none": "unlabelled"}
+
+
+def _label_badge(c: ClipEntry) -> str:
+    """The clip's label as a badge and its note (both escaped), or nothing when unlabelled."""
+    if c.label is None or c.label_key == "none":
+        return ""
+    note = f'<div class="lnote">{escape(c.label.note)}</div>' if c.label.note else ""
+    return f' <span class="badge {c.label_key}">{LABEL_WORDS[c.label_key]}</span>{note}'
+
+
+def _label_counts(clips: list[ClipEntry]) -> str:
+    """Per camera: how many of its clips in the report are labelled real, false alarm, or not at all."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LABEL_WORDS, 0))
+    for c in clips:
+        counts[c.camera][c.label_key] += 1
+    rows = "".join(f'<tr data-camera="{escape(cam)}"><td>{escape(cam)}</td>'
+                   + "".join(f'<td data-label="{k}">{n[k]}</td>' for k in LABEL_WORDS) + "</tr>"
+                   for cam, n in sorted(counts.items()))
+    return ('<section id="labels"><h2>Labels</h2><table><tr><th>camera</th>'
+            + "".join(f"<th>{w}</th>" for w in LABEL_WORDS.values()) + f"</tr>{rows}</table>"
+            '<div class="muted">of the analyzed clips below; label one with python -m inspector label CLIP '
+            "real|false-alarm --config FILE</div></section>")
 
 
 def _rel(from_page: str, to_page: str) -> str:
@@ -99,10 +135,15 @@ def index_html(view: LibraryView) -> str:
            f" · built {escape(view.built_at.strftime('%Y-%m-%d %H:%M:%S %Z'))}</div>"
            '<div class="filters"><label>Camera <select id="f-camera"><option value="">all</option>'
            + "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in cameras)
-           + '</select></label><label><input type="checkbox" id="f-people"> people only</label></div></header><main>']
+           + '</select></label><label><input type="checkbox" id="f-people"> people only</label>'
+           '<label>Label <select id="f-label"><option value="">all</option>'
+           + "".join(f'<option value="{k}">{w}</option>' for k, w in LABEL_WORDS.items())
+           + "</select></label></div></header><main>"]
     if view.fleet:
         out.append(_fleet(view.fleet))
-    if not view.clips:
+    if view.clips:
+        out.append(_label_counts(view.clips))
+    else:
         out.append('<p class="muted">No analyzed clips yet.</p>')
     for day in sorted(days, reverse=True):
         clips = days[day]
@@ -164,10 +205,10 @@ def _card(c: ClipEntry) -> str:
     thumb = (f'<img src="../{quote(c.thumb)}" alt="{escape(c.clip_id)}" width="320" height="180">' if c.thumb
              else f'<div class="nothumb">{escape("; ".join(c.notes) or "no thumbnail")}</div>')
     return (f'<a class="card" href="{quote(c.page)}" data-camera="{escape(c.camera)}" '
-            f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}" data-watcher="{escape(c.watcher)}">'
-            f'{thumb}{sparkline(c.analysis.motion.activity)}'
+            f'data-people="{c.people_peak}" data-clip="{escape(c.clip_id)}" data-watcher="{escape(c.watcher)}" '
+            f'data-label="{c.label_key}">{thumb}{sparkline(c.analysis.motion.activity)}'
             f'<div class="meta"><b>{escape(c.started.strftime("%H:%M:%S"))}</b> · {_dur(c.duration_s)} '
-            f'{_people(c.people_peak)}</div></a>')
+            f'{_people(c.people_peak)}{_label_badge(c)}</div></a>')
 
 
 def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) -> str:
@@ -180,6 +221,7 @@ def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) ->
     poster = f' poster="{up}{quote(c.thumb)}"' if c.thumb else ""
     parts = [f"<header>{nav}<h1>{escape(c.camera)} · {escape(c.started.strftime('%Y-%m-%d %H:%M:%S'))}</h1>"
              f"<div>{_dur(c.duration_s)} · motion {_dur(c.motion_s)} · {_people(c.people_peak)}</div>"
+             + _label_line(c)
              + "".join(f'<div class="muted note">{escape(n)}</div>' for n in c.notes) + "</header><main>",
              f'<video controls preload="metadata" playsinline src="{up}{quote(c.video)}"{poster}></video>',
              (f'<p><a id="explain" href="{up}{quote(c.explain)}">Why it was recorded: the detector and trigger '
@@ -210,6 +252,15 @@ def clip_html(c: ClipEntry, newer: ClipEntry | None, older: ClipEntry | None) ->
                  f"<tr><th>watcher</th><td>{escape(c.watcher)}</td></tr></table>")
     parts.append(f'<p><a href="{up}{quote(c.video)}" download>download the clip</a></p></main>')
     return _page(f"{c.camera} {c.started:%Y-%m-%d %H:%M:%S}", "".join(parts))
+
+
+def _label_line(c: ClipEntry) -> str:
+    """The clip page's label: the verdict, the note and when; or how to give one."""
+    if c.label is None or c.label_key == "none":
+        return (f'<div id="label" data-label="none" class="muted">Not labelled: python -m inspector label '
+                f"{escape(c.clip_id)} real|false-alarm --watcher {escape(c.watcher)} --config FILE</div>")
+    return (f'<div id="label" data-label="{c.label_key}">Label:{_label_badge(c)}'
+            f'<div class="muted">labelled {escape(c.label.labelled_at)}</div></div>')
 
 
 def problem_html(p: ProblemEntry, page: str) -> str:

@@ -297,3 +297,92 @@ def test_analysis_service_analyzes_and_reports_when_kicked(report_library: Path,
     cat = Catalog(library / "catalog.sqlite3")
     assert cat.summary()["states"] == {"analyzed": total}
     cat.close()
+
+
+LABEL_PROBE = """
+window.addEventListener('load', function(){
+  var all=function(sel){return [].slice.call(document.querySelectorAll(sel));};
+  var visible=function(el){return el.style.display!=='none';};
+  var shown=function(){
+    return all('.card').filter(visible).map(function(c){return c.dataset.watcher+'/'+c.dataset.clip;});
+  };
+  var days=function(){return all('section[data-group]').filter(visible).length;};
+  var lab=document.getElementById('f-label'), cam=document.getElementById('f-camera');
+  var out={counts:{}, title:document.title, images:document.images.length, cards:all('.card').length,
+           notes:all('.card .lnote').map(function(n){return n.textContent;}),
+           badges:all('.card .badge.real, .card .badge.false-alarm').map(function(b){return b.textContent;}),
+           options:all('#f-label option').map(function(o){return o.value;})};
+  all('#labels tr[data-camera]').forEach(function(tr){
+    var c={}; tr.querySelectorAll('td[data-label]').forEach(function(td){c[td.dataset.label]=+td.textContent;});
+    out.counts[tr.dataset.camera]=c;
+  });
+  out.options.forEach(function(v){
+    lab.value=v; lab.dispatchEvent(new Event('change')); out['shown:'+v]=shown(); out['days:'+v]=days();
+  });
+  lab.value='none'; lab.dispatchEvent(new Event('change'));
+  cam.value='yard'; cam.dispatchEvent(new Event('change')); out.yardUnlabelled=shown();
+  """ + REPORT_OUT + "});"
+
+LABEL_PAGE_PROBE = """
+window.addEventListener('load', function(){
+  var l=document.getElementById('label');
+  var out={label:l.dataset.label, text:l.textContent, injected:l.querySelectorAll('img,script').length,
+           title:document.title};
+  """ + REPORT_OUT + "});"
+
+HOSTILE_NOTE = ("""<img src=x onerror="document.title='pwned'"> "quoted" & </div>"""
+                """<script>document.title='pwned'</script>""")
+
+
+def test_labels_in_the_report_counts_and_the_label_filter_in_chromium(report_library: Path, tmp_path: Path) -> None:
+    """Clips labelled with the real CLI (one with a note that is markup), the report rebuilt by the real
+    ``inspector report``: cards and clip pages show each label and its note as text, the index counts
+    per camera, and its label filter shows exactly the clips with that label (and hides emptied days)."""
+    from tests.inspector_env import write_config
+
+    library = copy_library(report_library, tmp_path / "library")
+    cfg = write_config(tmp_path / "i.toml", library, [(f'[[watcher]]\nname = "pi1"\ntransport = "local"\n'
+                                                      f'remote_dir = "{tmp_path / "nowhere"}"\n')])
+    cat = Catalog(library / "catalog.sqlite3")
+    rows = cat.analyzed()  # newest first, as the index lists them
+    cat.close()
+    cam1 = [r for r in rows if r.camera == "cam1"]
+    yard = next(r for r in rows if r.camera == "yard")
+    assert len(cam1) >= 2
+    real, false_alarm = cam1[0], cam1[-1]
+    parts = Path(false_alarm.local_path or "").parts  # the copy's clip (the catalog names the original library)
+    clip = library.joinpath(*parts[parts.index("clips"):])
+
+    def cli(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "inspector", *args, "--config", str(cfg)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return r.stdout
+
+    cli("label", real.clip_id, "real", "--note", HOSTILE_NOTE)
+    cli("label", str(clip), "false-alarm")  # by its file
+    index = Path(cli("report").strip())
+    assert index == library / "report" / "index.html"
+    text = index.read_text()
+    assert "&lt;img src=x" in text and "<img src=x" not in text and "<script>document" not in text
+
+    out = checked(tmp_path, index, LABEL_PROBE)
+    every = [f"{r.watcher}/{r.clip_id}" for r in rows]
+    assert out["title"] == "Clips" and out["images"] == out["cards"] == len(rows), "the note injected nothing"
+    assert out["notes"] == [HOSTILE_NOTE] and out["badges"] == ["real", "false alarm"]
+    assert out["counts"] == {"cam1": {"real": 1, "false-alarm": 1, "none": len(cam1) - 2},
+                             "yard": {"real": 0, "false-alarm": 0, "none": 1}}
+    assert out["options"] == ["", "real", "false-alarm", "none"]
+    assert out["shown:"] == every and out["days:"] == 2
+    assert out["shown:real"] == [f"pi1/{real.clip_id}"] and out["days:real"] == 1, "the yard's day is hidden"
+    assert out["shown:false-alarm"] == [f"pi1/{false_alarm.clip_id}"]
+    assert out["shown:none"] == [c for c in every if c not in (f"pi1/{real.clip_id}", f"pi1/{false_alarm.clip_id}")]
+    assert out["yardUnlabelled"] == [f"pi2/{yard.clip_id}"]
+
+    pages = library / "report" / "clips"
+    seen = checked(tmp_path, pages / "pi1" / f"{real.clip_id}.html", LABEL_PAGE_PROBE)
+    assert seen["label"] == "real" and HOSTILE_NOTE in seen["text"] and seen["injected"] == 0
+    assert "pwned" not in seen["title"]
+    seen = checked(tmp_path, pages / "pi2" / f"{yard.clip_id}.html", LABEL_PAGE_PROBE)
+    assert seen["label"] == "none" and seen["text"].startswith("Not labelled")
+    assert f"label {yard.clip_id} real|false-alarm --watcher pi2" in seen["text"]
