@@ -15,6 +15,9 @@
     python -m inspector catalog check|rebuild --config FILE     is the catalog sound; restore it from the files
     python -m inspector label CLIP real|false-alarm|none [--note TEXT] [--watcher NAME] --config FILE
                                                  label a stored clip (an id or its file) for tune; none clears it
+    python -m inspector tune --config FILE --camera NAME [--set KEY=VALUE ...]... [--grid FILE] [--json]
+    python -m inspector tune --data DIR ...       replay detector settings over labelled clips; recommend
+    python -m inspector export-labelled DIR --config FILE [--camera NAME]   the labelled clips, to share
 
 pull and run also analyze new clips (process pool, apart from transfer) and keep the report
 current, unless given --no-analyze.
@@ -32,7 +35,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inspector.commands import add_watcher, analyze, catalog, cleanup, label, pull, report, run, status
+from inspector.commands import (
+    add_watcher,
+    analyze,
+    catalog,
+    cleanup,
+    export_labelled,
+    label,
+    pull,
+    report,
+    run,
+    status,
+    tune,
+)
 from shared import cli
 
 
@@ -54,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli.wire(sub.add_parser("add-watcher", help="trust a Pi's host key and add it to the config"), add_watcher)
     cli.wire(sub.add_parser("label", help="label a stored clip real or false-alarm, for tune (label --help)",
                             description=label.__doc__, formatter_class=raw), label)
+    cli.wire(sub.add_parser("tune", help="replay detector settings over a camera's labelled clips (tune --help)",
+                            description=tune.__doc__, formatter_class=raw), tune)
+    cli.wire(sub.add_parser("export-labelled", help="copy the labelled clips and a labels.json into a folder",
+                            description=export_labelled.__doc__, formatter_class=raw), export_labelled)
     return p
 
 

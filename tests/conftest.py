@@ -47,6 +47,7 @@ INSPECTOR_TESTS = frozenset({
     "integration/test_inspector_pull.py",
     "integration/test_inspector_supervision.py",  # deadlines, sigterm, supervision: the inspector's network side
     "integration/test_inspector_deadlines.py",
+    "integration/test_tune.py",
     "integration/test_inspector_events.py",  # MQTT and webhooks after a pull
     "integration/test_labels.py",
     "integration/test_fleet_health.py",  # the inspector reading watchers' status.json

@@ -8,6 +8,7 @@ import pytest
 import inspector.add_watcher
 import inspector.catalog_guard
 import inspector.commands.label
+import inspector.commands.tune
 import inspector.fleet
 import inspector.hostkeys
 import shared.errors
@@ -23,7 +24,8 @@ INSPECTOR_ERRORS = app_errors("inspector")
 def test_every_command_has_log_level_exactly_once() -> None:
     found = dict(commands(inspector_parser()))
     assert sorted(found) == [("add-watcher",), ("analyze",), ("catalog", "check"), ("catalog", "rebuild"),
-                             ("cleanup",), ("label",), ("pull",), ("report",), ("run",), ("status",)]
+                             ("cleanup",), ("export-labelled",), ("label",), ("pull",), ("report",), ("run",),
+                             ("status",), ("tune",)]
     assert all(count == 1 for count in found.values()), found
     assert dict(commands(child_parser())) == {(): 1}
 
@@ -44,11 +46,12 @@ def test_the_child_takes_the_level_name_the_runner_passes() -> None:
 def test_the_error_list_is_complete() -> None:
     assert {c.__module__ for c in INSPECTOR_ERRORS} == {
         inspector.add_watcher.__name__, inspector.catalog_guard.__name__, inspector.fleet.__name__,
-        inspector.hostkeys.__name__, inspector.commands.label.__name__}
+        inspector.hostkeys.__name__, inspector.commands.label.__name__, inspector.commands.tune.__name__}
     codes = {c.__name__: c.exit_code for c in INSPECTOR_ERRORS}
     assert codes["Refused"] == 1 and codes["CatalogError"] == 65 and codes["HostUnreachable"] == 69
     assert codes["ClientMissing"] == 69  # no ssh client for the SFTP watchers
     assert codes["LabelRefused"] == 1  # a clip unknown, ambiguous or not stored
+    assert codes["NoLabelledClips"] == 66  # tune: nothing labelled to replay
 
 
 @pytest.mark.parametrize("cls", INSPECTOR_ERRORS, ids=lambda c: c.__name__)
