@@ -22,17 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.catalog import Catalog
     from inspector.commands.library import open_library
     from inspector.tuning.labelled_set import BadLabelledSet, export, from_library
 
     cfg = open_library(args.config)
-    cat = Catalog(cfg.library / "catalog.sqlite3")
-    try:
-        rows = cat.labelled(camera=args.camera, watcher=args.watcher)
-    finally:
-        cat.close()
-    clips = from_library([(r.watcher, r.clip_id, r.camera, r.local_path, r.label, r.note) for r in rows])
+    clips = from_library(cfg.library, args.camera, args.watcher)
     try:
         n = export(clips, Path(args.dir))
     except BadLabelledSet as e:

@@ -23,10 +23,12 @@ import argparse
 import json
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shared.errors import AppError, ConfigError
+from shared.manifest import utc_iso
 
 logger = logging.getLogger("inspector.tune")
 
@@ -78,17 +80,10 @@ def _clips(args: argparse.Namespace) -> tuple[list[Any], Path | None, str]:
         return clips, None, args.data
     if not args.camera:
         raise ConfigError("command line", "--camera", "is required with --config")
-    from inspector.catalog import Catalog
     from inspector.commands.library import open_library
 
     cfg = open_library(args.config)
-    cat = Catalog(cfg.library / "catalog.sqlite3")
-    try:
-        rows = cat.labelled(camera=args.camera, watcher=args.watcher)
-    finally:
-        cat.close()
-    clips = from_library([(r.watcher, r.clip_id, r.camera, r.local_path, r.label, r.note) for r in rows])
-    return clips, cfg.library, str(cfg.library)
+    return from_library(cfg.library, args.camera, args.watcher), cfg.library, str(cfg.library)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,9 +107,14 @@ def run(args: argparse.Namespace) -> int:
     j = judge(clips, candidates, replays)
     camera = args.camera or ", ".join(sorted({c.camera for c in clips}))
     doc = output.to_json(j, camera=camera, source=source, settings_from=settings_from)
-    if library is not None:
-        doc["thumbs"] = {c.key: str(c.thumb) for c in clips if c.thumb is not None}
+    if library is not None:  # kept for the report's tune page, which is rebuilt now
+        from inspector.report import build_report
+
+        doc["tuned_at"] = utc_iso(datetime.now(UTC))
+        doc["thumbs"] = {c.key: c.thumb.relative_to(library).as_posix() for c in clips
+                         if c.thumb is not None and c.thumb.is_relative_to(library)}
         save_result(library, args.watcher, camera, doc)
+        logger.info("report: %s", build_report(library))
     if args.json:
         print(json.dumps(doc, indent=1))
     else:

@@ -23,6 +23,7 @@ from inspector.catalog import Catalog
 from inspector.fleet_health import fleet_view
 from inspector.labels import LABELS, Label
 from inspector.library import Library
+from inspector.report.tune_page import TuneResult, load_results
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
 from shared.naming import InvalidClipId, parse_clip_id
 
@@ -81,6 +82,7 @@ class LibraryView:
     quarantined: list[tuple[str, str, str]]  # (watcher, clip id, reason)
     built_at: datetime
     fleet: dict[str, dict[str, Any]] = field(default_factory=dict)  # inspector.fleet_health.fleet_view
+    tunes: list[TuneResult] = field(default_factory=list)  # python -m inspector tune's results (.tune_page)
 
 
 def page_name(watcher: str, clip_id: str) -> str:
@@ -121,7 +123,8 @@ def load_view(library: Path) -> LibraryView:
             item = replace(item, label=labels.get((r.watcher, r.clip_id)))
         (clips if isinstance(item, ClipEntry) else problems).append(item)  # type: ignore[arg-type]
     clips.sort(key=lambda c: (c.started, c.clip_id, c.watcher), reverse=True)
-    return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone(), fleet)
+    return LibraryView(clips, problems, waiting, quarantined, datetime.now(UTC).astimezone(), fleet,
+                       load_results(library))
 
 
 def entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | ProblemEntry:

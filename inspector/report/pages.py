@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from inspector.report.model import ClipEntry, LibraryView, ProblemEntry
 from inspector.report.svg import boxes_over, sparkline, timeline
+from inspector.report.tune_page import TuneResult, index_section, tune_html
 
 CSS = """
 :root{color-scheme:dark}*{box-sizing:border-box}
@@ -45,6 +46,9 @@ table{border-collapse:collapse;font-size:.9em}td,th{padding:3px 10px 3px 0;text-
 th{color:#aaa;font-weight:normal}.muted{color:#888}
 #fleet tr.flagged td:first-child{color:#ff8a65}#fleet tr.ok td:first-child{color:#81c784}
 #fleet ul.flags{margin:0;padding-left:1.1em;color:#ffb74d}.nav{display:flex;justify-content:space-between;gap:8px}
+#clips td.good{color:#81c784}#clips td.bad{color:#ff8a65}#candidates tr.recommended td{color:#81c784;font-weight:bold}
+img.thumb{width:160px;aspect-ratio:16/9;object-fit:cover;border-radius:4px;background:#000}
+div.scroll{overflow-x:auto}pre{background:#1b1f24;padding:8px;border-radius:6px;overflow-x:auto}
 @media (max-width:480px){.grid{grid-template-columns:repeat(2,1fr)}body{font-size:14px}}
 """
 
@@ -141,6 +145,7 @@ def index_html(view: LibraryView) -> str:
            + "</select></label></div></header><main>"]
     if view.fleet:
         out.append(_fleet(view.fleet))
+    out.append(index_section(view.tunes))
     if view.clips:
         out.append(_label_counts(view.clips))
     else:
@@ -270,3 +275,9 @@ def problem_html(p: ProblemEntry, page: str) -> str:
     return _page(f"{p.watcher} {p.clip_id}", f'<header><div class="nav"><a href="{quote(_rel(page, "index.html"))}">'
                  f"&larr; all clips</a></div><h1>{escape(p.clip_id)}</h1></header><main><p>{escape(p.watcher)}: "
                  f"{escape(p.problem)}</p>{video}</main>")
+
+
+def tune_page_html(r: TuneResult, view: LibraryView) -> str:
+    """A tune page (:mod:`.tune_page`) with the report's look, linking the clips the report shows."""
+    pages = {f"{c.watcher}/{c.clip_id}": c.page for c in view.clips}
+    return tune_html(r, pages, _up(r.page), _page)

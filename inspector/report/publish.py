@@ -1,7 +1,7 @@
 """Building the report and swapping it in atomically.
 
     <library>/report              -> symlink to .report-<generation>   (what readers open)
-    <library>/.report-<gen>/      index.html, clips/<watcher>/<id>.html
+    <library>/.report-<gen>/      index.html, clips/<watcher>/<id>.html, tune/<camera>.html
     <library>/.report.lock        flock: one builder at a time
 
 Generations sit beside ``report`` (not deeper), so the pages' relative links into the library
@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from inspector.report.model import LibraryView, ProblemEntry, load_view
-from inspector.report.pages import clip_html, index_html, problem_html
+from inspector.report.pages import clip_html, index_html, problem_html, tune_page_html
 from shared.atomic import fsync_dir
 from shared.flock import flocked
 
@@ -100,6 +100,11 @@ def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
         bad = {(p.watcher, p.clip_id) for p in failed}
         view = replace(view, clips=[c for c in clips if (c.watcher, c.clip_id) not in bad],
                        problems=view.problems + failed)
+    for r in view.tunes:
+        (gen / r.page).parent.mkdir(exist_ok=True)
+        _write(gen / r.page, tune_page_html(r, view))
+    if view.tunes:
+        fsync_dir(gen / "tune")
     _write(gen / "index.html", index_html(view))
     if hook:
         hook("page", "index.html")

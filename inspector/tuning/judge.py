@@ -7,8 +7,9 @@ the Pi's. A **false alarm** is dropped when the candidate's trigger starts no ev
 
 Clips the replay cannot judge are said and left out: a continuation (a long event's later clip: it has no
 pre-roll; the event is judged by the clip that started it), a clip without the Pi's motion times, and a
-real clip whose motion began before the replay's warm-up ended (the replay learns the scene from the
-clip's first ``warmup_s`` seconds, and what moved then is part of what it learns).
+clip whose motion began before the replay's warm-up ended (the replay learns the scene from the clip's
+first ``warmup_s`` seconds and judges nothing meanwhile, so it would miss a real event and "drop" a false
+alarm for no merit of the settings).
 
 **Agreement**: on the judged clips recorded with exactly the current settings (the manifest's
 ``settings``), the replay of the current settings should decide what the Pi decided: record the clip from
@@ -147,7 +148,7 @@ def _why_not_judged(clip: TuneClip, current: Outcome | None, replay: ClipReplay 
     if start < 0:
         return "the Pi saw its motion begin before the clip's first frame"
     warm = current.judged_from_s if current is not None else None
-    if clip.label == "real" and (warm is None or start < warm):
+    if warm is None or start < warm:
         return (f"the Pi saw motion from {start:.1f} s, inside the replay's warm-up "
                 f"({'the whole clip' if warm is None else f'{warm:.1f} s'})")
     return None

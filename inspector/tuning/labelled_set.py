@@ -96,17 +96,26 @@ def _thumb(clip: Path) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def from_library(rows: list[tuple[str, str, str, str | None, str, str]]) -> list[TuneClip]:
-    """``(watcher, clip_id, camera, local_path, label, note)`` rows of the catalog's labelled clips."""
+def from_library(root: Path, camera: str | None, watcher: str | None) -> list[TuneClip]:
+    """The library's labelled clips of ``camera`` (and ``watcher``), oldest first, where the library's layout
+    puts them (so a library moved elsewhere still works)."""
+    from inspector.catalog import Catalog
+    from inspector.library import Library
+
+    lib = Library(root)
+    cat = Catalog(lib.catalog_path)
+    try:
+        rows = cat.labelled(camera=camera, watcher=watcher)
+    finally:
+        cat.close()
     out = []
-    for watcher, clip_id, camera, local_path, label, note in rows:
-        if not local_path:
-            continue
-        video = Path(local_path)
+    for r in rows:
+        watcher_name, clip_id, camera_name, label, note = r.watcher, r.clip_id, r.camera, r.label, r.note
+        video = lib.final(watcher_name, clip_id)
         manifest, problem = _manifest(video.with_suffix(".json"), clip_id)
         if problem is None and not video.is_file():
             problem = "the clip file is missing"
-        out.append(TuneClip(watcher, clip_id, camera, label, note, video, manifest, _thumb(video), problem))
+        out.append(TuneClip(watcher_name, clip_id, camera_name, label, note, video, manifest, _thumb(video), problem))
     return out
 
 

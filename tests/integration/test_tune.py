@@ -21,6 +21,7 @@ import pytest
 from inspector.tuning.labelled_set import LABELS_FILE
 from shared.manifest import Manifest, parse_manifest
 from tests import street_scene
+from tests.chromium import REPORT_OUT, checked
 from tests.proc import ROOT
 
 GRID = """\
@@ -40,6 +41,29 @@ post_roll_s = 2.0
 max_clip_s = 30.0
 """
 CHOSEN = {"detector.relative_threshold": 0.15, "trigger.min_motion_frames": 6}
+
+
+TUNE_PROBE = """
+window.addEventListener('load', function(){
+  var imgs=[].slice.call(document.images), rows=[].slice.call(document.querySelectorAll('#clips tr[data-clip]'));
+  var out={verdict: document.getElementById('verdict').textContent, images: imgs.length,
+           broken: imgs.filter(function(i){return !(i.complete && i.naturalWidth>0);}).map(function(i){return i.src;}),
+           recommended: [].slice.call(document.querySelectorAll('#candidates tr.recommended'))
+                          .map(function(r){return r.dataset.name;}),
+           clips: rows.map(function(r){return r.dataset.clip;}),
+           linked: rows.filter(function(r){return r.querySelector('a[href$=".html"]');}).length,
+           labels: {}, cells: {}, config: document.getElementById('config').textContent};
+  rows.forEach(function(r){
+    out.labels[r.dataset.clip]=r.cells[1].textContent;
+    out.cells[r.dataset.clip]=[].slice.call(r.cells).slice(1).map(function(c){return c.className;});
+  });
+  """ + REPORT_OUT + "});"
+INDEX_PROBE = """
+window.addEventListener('load', function(){
+  var links=[].slice.call(document.querySelectorAll('#tuning a'));
+  var out={tuning: links.map(function(a){return a.textContent;}),
+           href: links.map(function(a){return a.getAttribute('href');})};
+  """ + REPORT_OUT + "});"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -128,6 +152,22 @@ def test_tune_keeps_every_person_and_drops_the_nuisances(tmp_path: Path, sshd, r
     # the table to paste
     assert "[detector]" in doc["config"] and "relative_threshold = 0.15  # was 0.05" in doc["config"]
     assert "min_motion_frames = 6  # was 3" in doc["config"]
+
+    # the report's tune page, in real headless Chromium: every clip with its thumbnail and what each candidate
+    # does with it; the recommended candidate marked; the index links the page
+    out = checked(tmp_path, library / "report" / "tune" / "street.html", TUNE_PROBE)
+    assert out["verdict"] == doc["verdict"] and out["recommended"] == [doc["recommended"]]
+    assert sorted(out["clips"]) == sorted(f"pi1/{m.id}" for m in live) and out["broken"] == []
+    assert out["images"] == 6 and out["linked"] == 6  # thumbnails, and links to the clips' pages
+    labels = {f"pi1/{m.id}": segment_of(m, segments).label for m in live}
+    assert out["labels"] == {k: {"real": "real", "false-alarm": "false alarm"}[v] for k, v in labels.items()}
+    # after the label: the current settings keep every clip (good for the real ones only), the recommended
+    # candidate keeps every real clip and drops every false alarm
+    assert all(out["cells"][k][1] == ("good" if labels[k] == "real" else "bad") for k in labels), out["cells"]
+    assert all(out["cells"][k][2] == "good" for k in labels), out["cells"]
+    assert "pi1/" not in out["config"] and "min_motion_frames = 6" in out["config"]
+    index = checked(tmp_path, library / "report" / "index.html", INDEX_PROBE)
+    assert index == {"tuning": ["street"], "href": ["tune/street.html"]}
 
     # the labelled set travels: exported, then tuned from the folder alone, with the same answer
     exported = tmp_path / "set"
