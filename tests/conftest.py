@@ -29,6 +29,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_readahead.py",
     "unit/test_sftp_wire.py",
     "unit/test_ssh_command.py",
+    "unit/test_tune_rules.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
     "integration/test_bench_transfer.py",  # through tests.bench.transfer
