@@ -10,6 +10,8 @@ last, one JSON object with its measurements.
     events     motion start -> MQTT message and manifest -> clip message at a subscriber (median, worst),
                and the watcher's CPU per frame with events off and on (options: --help)
     live       the live view's CPU cost per viewer (0, 1, 2 viewers of the MJPEG stream, side by side)
+    tune       clip-seconds replayed per second per candidate by inspector tune, with 1/4/16 candidates and
+               1/2 worker processes, side by side with re-running the watcher per candidate (options: --help)
     stacks     CPU per frame of the watcher's path on the Pi's own stack (.venv-pi) vs PyPI wheels,
                side by side (options: python -m tests.bench stacks --help)
 """
@@ -43,6 +45,10 @@ def main(argv: list[str]) -> int:
         from tests.bench import live
 
         result = live.main(argv[1:])
+    elif name == "tune":
+        from tests.bench import tune
+
+        result = tune.main(argv[1:])
     elif name == "transfer":
         from tests.bench import transfer
 

@@ -1,0 +1,114 @@
+"""Replay speed of ``python -m inspector tune``: clip-seconds replayed per second, per candidate, and how it
+scales with the number of candidates and of worker processes; side by side with the way one would do it
+without tune: running the watcher itself over each clip once per candidate (``python -m watcher --source
+file:CLIP``, in process: decode, detect, trigger, and encode what it records).
+
+The clips are the street scene's (tests/street_scene.py: people, shake, rain, shadows; 384x288, 10 fps)
+as the real watcher records them with its defaults. Each configuration runs ``ROUNDS`` times,
+interleaved; medians are reported, with the load average before the runs (the machine is shared).
+
+``candidate_clip_s_per_s`` = clip-seconds x candidates / wall seconds: how many seconds of footage one
+candidate's judgement costs, inverted. Run: ``python -m tests.bench tune [--rounds N]``; JSON last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from inspector.tuning.candidates import build, parse_set
+from inspector.tuning.labelled_set import TuneClip
+from inspector.tuning.run import replay_all
+from shared.manifest import parse_manifest
+from shared.replay import Detection
+from tests import street_scene
+from watcher.config import load_config
+from watcher.pipeline import run_watcher
+
+CANDIDATES = (1, 4, 16)
+JOBS = (1, 2)
+ROUNDS = 3
+TRIGGER = "[trigger]\npre_roll_s = 3.0\npost_roll_s = 2.0\nmax_clip_s = 30.0\n"
+
+
+def _record(tmp: Path) -> list[TuneClip]:
+    video = tmp / "street.mp4"
+    street_scene.build(video)
+    config = tmp / "watcher.toml"
+    config.write_text(f'[watcher]\ncamera = "street"\ndata_dir = "{tmp / "data"}"\n{TRIGGER}'
+                      f'[source]\nspec = "file:{video}"\n')
+    run_watcher(load_config(str(config)))
+    clips = []
+    for path in sorted((tmp / "data" / "recorded_clips").glob("*.json")):
+        m = parse_manifest(path.read_bytes())
+        clips.append(TuneClip("pi1", m.id, m.camera, "real", "", path.with_suffix(".mp4"), m, None))
+    return clips
+
+
+def _candidates(n: int) -> list[Detection]:
+    """The current settings and n - 1 others (thresholds and shake tolerances)."""
+    sets = [parse_set([f"detector.threshold={4 + k % 8}", f"detector.shake_px={1 + k // 8}"]) for k in range(1, n)]
+    return [c.detection for c in build(Detection(), sets, [])][:n]
+
+
+def _watcher_rerun(clips: list[TuneClip], candidates: list[Detection], tmp: Path) -> float:
+    """Wall seconds to run the watcher over every clip once per candidate."""
+    t0 = time.perf_counter()
+    for i, cand in enumerate(candidates):
+        for c in clips:
+            data = tmp / f"rerun-{i}-{c.clip_id}"
+            config = tmp / f"rerun-{i}.toml"
+            det = "".join(f"{k} = {v!r}\n" for k, v in cand.to_doc()["detector"].items() if k != "mask")
+            config.write_text(f'[watcher]\ncamera = "street"\ndata_dir = "{data}"\n{TRIGGER}'
+                              f'[source]\nspec = "file:{c.video}"\n[detector]\n{det}')
+            run_watcher(load_config(str(config)))
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m tests.bench tune")
+    p.add_argument("--rounds", type=int, default=ROUNDS)
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        clips = _record(tmp)
+        clip_s = sum(c.manifest.duration_s for c in clips if c.manifest)
+        print(f"{len(clips)} clips, {clip_s:.1f} clip-seconds; load average {os.getloadavg()[0]:.2f}")
+        walls: dict[tuple[int, int], list[float]] = {}
+        decode_share: list[float] = []
+        rerun: dict[int, list[float]] = {}
+        for _ in range(args.rounds):
+            for jobs in JOBS:
+                for n in CANDIDATES:
+                    t0 = time.perf_counter()
+                    replays = replay_all(clips, _candidates(n), jobs=jobs)
+                    walls.setdefault((jobs, n), []).append(time.perf_counter() - t0)
+                    if jobs == 1:
+                        dec = sum(r.decode_s for r in replays.values())
+                        cpu = sum(o.cpu_s for r in replays.values() for o in r.outcomes)
+                        decode_share.append(dec / (dec + cpu))
+            for n in (1, 4):
+                rerun.setdefault(n, []).append(_watcher_rerun(clips, _candidates(n), tmp))
+    result: dict[str, Any] = {"clips": len(clips), "clip_s": round(clip_s, 1), "rounds": args.rounds}
+    print(f"{'jobs':>4} {'candidates':>10} {'wall s':>8} {'candidate clip-s/s':>19}")
+    for (jobs, n), ws in sorted(walls.items()):
+        wall = statistics.median(ws)
+        rate = clip_s * n / wall
+        result[f"jobs{jobs}_cand{n}_wall_s"] = round(wall, 2)
+        result[f"jobs{jobs}_cand{n}_candidate_clip_s_per_s"] = round(rate, 1)
+        print(f"{jobs:4d} {n:10d} {wall:8.2f} {rate:19.1f}")
+    for n, ws in sorted(rerun.items()):
+        wall = statistics.median(ws)
+        result[f"watcher_rerun_cand{n}_candidate_clip_s_per_s"] = round(clip_s * n / wall, 1)
+        result[f"tune_vs_watcher_rerun_cand{n}"] = round(wall / result[f"jobs1_cand{n}_wall_s"], 2)
+        print(f"watcher re-run, {n} candidate(s): {wall:.2f} s, {clip_s * n / wall:.1f} candidate clip-s/s; "
+              f"tune (1 job) is {result[f'tune_vs_watcher_rerun_cand{n}']}x faster")
+    result["decode_share_1_candidate"] = round(decode_share[0], 3) if decode_share else None
+    result["scaling_16_vs_1_candidate"] = round(result["jobs1_cand16_wall_s"] / result["jobs1_cand1_wall_s"], 2)
+    result["scaling_2_jobs_vs_1_at_16"] = round(result["jobs1_cand16_wall_s"] / result["jobs2_cand16_wall_s"], 2)
+    return result
