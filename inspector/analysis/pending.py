@@ -38,8 +38,9 @@ from inspector.analysis.limits import AnalysisLimits, Caps, caps_for, manifest_p
 from inspector.analysis.result import AnalysisResult, BadAnalysis, read_analysis
 from inspector.analysis.runner import ClipJob, ClipRunner, Outcome
 from inspector.catalog import Catalog, ClipRow
+from inspector.labels import label_path
 from inspector.library import Library
-from shared.atomic import temp_files_of
+from shared.atomic import fsync_dir, temp_files_of
 from shared.manifest import InvalidManifest, parse_manifest
 
 logger = logging.getLogger(__name__)
@@ -193,8 +194,11 @@ def _quarantine(lib: Library, catalog: Catalog, row: ClipRow, clip: Path, reason
     except OSError:
         raw = b""
     where = lib.quarantine(row.watcher, row.clip_id, clip if clip.exists() else None, raw, reason)
-    for p in (mpath, *artifact_paths(clip).values()):
+    # moved: the copy in quarantine is durable, so the library's is removed (a label goes with its clip)
+    for p in (clip, mpath, label_path(clip), *artifact_paths(clip).values()):
         p.unlink(missing_ok=True)
+    fsync_dir(clip.parent)
+    catalog.set_label(row.watcher, row.clip_id, None)
     catalog.mark_quarantined(row.watcher, row.clip_id, reason, str(where))
     summary.quarantined[row.clip_id] = reason
     logger.error("[%s] quarantined %s: %s", row.watcher, row.clip_id, reason)

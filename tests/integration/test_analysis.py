@@ -20,6 +20,7 @@ from inspector.analysis.worker import init_worker
 from inspector.catalog import ANALYSIS_COLUMNS, Catalog
 from inspector.config import load_config
 from inspector.fleet import pull_all
+from inspector.labels import new_label, write_label
 from inspector.report import build_report
 from shared.manifest import parse_manifest, sha256_file
 from tests.clips import write_video
@@ -229,6 +230,10 @@ def test_damaged_clips_are_quarantined_with_the_reason(tmp_path: Path, synthetic
     with open(damaged, "r+b") as f:
         f.seek(100_000)
         f.write(b"\0" * 4096)
+    write_label(damaged, new_label("real"))  # labelled before its analysis: the label goes with it
+    cat = Catalog(library / "catalog.sqlite3")
+    cat.set_label("pi1", good.id, new_label("real"))
+    cat.close()
     summary = analyze_pending(library, workers=2, settings=FAST)
     assert summary.analyzed == [] and not summary.failed
     reasons = summary.quarantined
@@ -244,7 +249,8 @@ def test_damaged_clips_are_quarantined_with_the_reason(tmp_path: Path, synthetic
         q = library / "quarantine" / "pi1"
         assert (q / f"{cid}.mp4").exists() and (q / f"{cid}.reason.txt").read_text().strip() == reason
         assert parse_manifest((q / f"{cid}.json").read_bytes(), expected_id=cid)
-        assert not list(library.glob(f"cam*/*/{cid}*")), "nothing of it is left in the library"
+        assert not list(library.glob(f"clips/*/*/*/{cid}*")), "nothing of it is left in the library"
+    assert cat.labels() == {}
     cat.close()
     assert analyze_pending(library, workers=2, settings=FAST).quarantined == {}  # done with them
     index = build_report(library).read_text()
