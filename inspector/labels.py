@@ -32,6 +32,7 @@ from shared.manifest import parse_utc, utc_iso
 from shared.validation import Problem, Strict, checked_by, validate
 
 LABELS = ("real", "false-alarm")
+LABEL_WORDS = {"real": "real", "false-alarm": "false alarm", "none": "unlabelled"}  # as the report writes them
 SCHEMA_VERSION = 1
 MAX_NOTE_CHARS = 500
 # The largest document the writer makes is well under this: 500 four-byte characters (the writer keeps

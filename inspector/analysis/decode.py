@@ -68,7 +68,10 @@ class DecodedFrame:
         return self._luma
 
     def bgr(self) -> np.ndarray:
-        return self._frame.to_ndarray(format="bgr24")
+        try:
+            return self._frame.to_ndarray(format="bgr24")
+        except av.FFmpegError as e:
+            raise DecodeError(f"frame {self.index} cannot be converted: {_describe(e)}") from None
 
 
 class VideoReader:

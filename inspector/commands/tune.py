@@ -60,7 +60,7 @@ def _current(args: argparse.Namespace, clips: list[Any]) -> tuple[Any, str]:
         doc = read_toml(Path(args.current))
         tables = {k: v for k, v in doc.items() if k in ("detector", "trigger")}  # the rest is the watcher's own
         return validate_config(Detection, tables, args.current), args.current
-    for clip in reversed(clips):
+    for clip in sorted(clips, key=lambda c: c.manifest.started_at if c.manifest else "", reverse=True):
         recorded = recorded_with(clip)
         if recorded is not None:
             return recorded, f"the manifest of {clip.key} (the newest labelled clip that records them)"
@@ -77,6 +77,10 @@ def _clips(args: argparse.Namespace) -> tuple[list[Any], Path | None, str]:
             raise ConfigError("--data", args.data, str(e)) from None
         clips = [c for c in clips if (not args.camera or c.camera == args.camera)
                  and (not args.watcher or c.watcher == args.watcher)]
+        cameras = sorted({c.camera for c in clips})
+        if len(cameras) > 1:
+            raise ConfigError("command line", "--camera", f"{args.data} holds the cameras {', '.join(cameras)}: "
+                              "say which (settings are tuned per camera)")
         return clips, None, args.data
     if not args.camera:
         raise ConfigError("command line", "--camera", "is required with --config")
@@ -111,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         from inspector.report import build_report
 
         doc["tuned_at"] = utc_iso(datetime.now(UTC))
+        doc["watcher"] = args.watcher
         doc["thumbs"] = {c.key: c.thumb.relative_to(library).as_posix() for c in clips
                          if c.thumb is not None and c.thumb.is_relative_to(library)}
         save_result(library, args.watcher, camera, doc)

@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from inspector.labels import LABEL_WORDS
 from inspector.report.model import ClipEntry, LibraryView, ProblemEntry
 from inspector.report.svg import boxes_over, sparkline, timeline
 from inspector.report.tune_page import TuneResult, index_section, tune_html
@@ -92,7 +93,6 @@ def _people(n: int) -> str:
         '<span class="badge none">no people</span>'
 
 
-LABEL_WORDS = {"real": "real", "false-alarm": "false alarm", "none": "unlabelled"}
 
 
 def _label_badge(c: ClipEntry) -> str:

@@ -100,11 +100,19 @@ def _write_generation(gen: Path, view: LibraryView, hook: Hook | None) -> None:
         bad = {(p.watcher, p.clip_id) for p in failed}
         view = replace(view, clips=[c for c in clips if (c.watcher, c.clip_id) not in bad],
                        problems=view.problems + failed)
+    tunes = []
     for r in view.tunes:
+        try:
+            text = tune_page_html(r, view)
+        except Exception:  # a damaged tune result must never cost the report: it is left out, said in the log
+            logger.exception("report: the tune page of %s cannot be made; it is left out", r.camera)
+            continue
         (gen / r.page).parent.mkdir(exist_ok=True)
-        _write(gen / r.page, tune_page_html(r, view))
-    if view.tunes:
+        _write(gen / r.page, text)
+        tunes.append(r)
+    if tunes:
         fsync_dir(gen / "tune")
+    view = replace(view, tunes=tunes)
     _write(gen / "index.html", index_html(view))
     if hook:
         hook("page", "index.html")

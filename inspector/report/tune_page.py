@@ -6,8 +6,9 @@ candidates (what each keeps and drops, its cost per frame), the table to paste, 
 with its thumbnail, its label and what each candidate would do with it. The index links the pages.
 
 The files are the inspector's own, but a stale or damaged one must not cost the report: each is read with
-a size cap, and one that does not have the expected shape is left out with a log line. Every value shown
-is escaped (notes, ids and names come from users and watchers).
+a size cap, one of another schema or without candidates is left out with a log line, and a page that
+cannot be made from one (a value of the wrong type) is left out of the report the same way, never
+costing the rest. Every value shown is escaped (notes, ids and names come from users and watchers).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from inspector.labels import LABEL_WORDS
+from inspector.tuning.output import SCHEMA, describe
 from inspector.tuning.store import TUNE_DIR
 
 logger = logging.getLogger(__name__)
 
 MAX_RESULT_BYTES = 8 * 1024 * 1024
-WORDS = {"real": "real", "false-alarm": "false alarm"}
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,17 @@ def load_results(library: Path) -> list[TuneResult]:
                 raise ValueError("too large")
             doc = json.loads(raw)
             camera, verdict = doc["camera"], doc["verdict"]
-            if not (isinstance(camera, str) and isinstance(verdict, str) and isinstance(doc["candidates"], list)):
+            if doc.get("schema") != SCHEMA:
+                raise ValueError(f"schema {str(doc.get('schema'))[:20]!r}, not {SCHEMA} (tune again to renew it)")
+            if not (isinstance(camera, str) and isinstance(verdict, str) and doc["candidates"]
+                    and isinstance(doc["candidates"], list)):
                 raise ValueError("not a tune result")
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
             logger.warning("report: %s is left out: %s", path, e)
             continue
-        out.append(TuneResult(f"{TUNE_DIR}/{quote(path.stem, safe='@')}.html", camera, verdict,
+        watcher = doc.get("watcher")
+        title = f"{camera} ({watcher})" if isinstance(watcher, str) and watcher else camera
+        out.append(TuneResult(f"{TUNE_DIR}/{quote(path.stem, safe='@')}.html", title, verdict,
                               str(doc.get("tuned_at", "")), doc))
     return out
 
@@ -70,11 +77,9 @@ def index_section(results: list[TuneResult]) -> str:
 
 def _cell(v: dict[str, Any]) -> tuple[str, str]:
     """(class, text) of what a candidate does with one clip."""
-    if v["label"] == "real":
-        if v["kept"]:
-            return "good", "kept" + (f" {v['delay_s']:+.1f} s" if v.get("delay_s") is not None else "")
-        return "bad", "missed" if v.get("delay_s") is None else f"late {v['delay_s']:+.1f} s"
-    return ("bad", "recorded") if v["recorded"] else ("good", "dropped")
+    good, words = describe(str(v["label"]), bool(v["kept"]), bool(v["recorded"]),
+                           None if v.get("delay_s") is None else float(v["delay_s"]))
+    return "good" if good else "bad", words
 
 
 def _changes(c: dict[str, Any]) -> str:
@@ -124,7 +129,7 @@ def tune_html(r: TuneResult, clip_pages: dict[str, str], up: str, page_of: Any) 
         link = f'<a href="../{quote(clip_pages[key])}">{name}</a>' if key in clip_pages else name
         cells = "".join('<td class="{}">{}</td>'.format(*_cell(c["clips"][i])) for c in shown)
         out.append(f'<tr data-clip="{name}" data-label="{escape(str(v["label"]))}"><td>{thumb}<br>{link}</td>'
-                   f'<td>{escape(WORDS.get(str(v["label"]), str(v["label"])))}</td>{cells}</tr>')
+                   f'<td>{escape(LABEL_WORDS.get(str(v["label"]), str(v["label"])))}</td>{cells}</tr>')
     out.append("</table></div>")
     skipped = doc.get("skipped") or []
     if skipped:

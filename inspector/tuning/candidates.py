@@ -29,6 +29,7 @@ from shared.replay import SECTIONS, Detection
 from shared.validation import Problem
 
 MAX_CANDIDATES = 256
+UNTUNABLE = "detector.warmup_s"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ def build(current: Detection, sets: list[dict[str, Any]], grid: list[dict[str, A
     seen = {current.model_dump_json()}
     for origin, label, groups in (("--set", "set", sets), (grid_path, "grid", grid)):
         for i, changes in enumerate(groups, 1):
+            if UNTUNABLE in changes:
+                raise ConfigError(origin, UNTUNABLE, "cannot be tuned by replay: a replay learns the scene from what "
+                                  "the clip holds before its event, whatever the watcher's warm-up (which only "
+                                  "matters after it restarts)")
             try:
                 detection = current.with_changes(changes)
             except Problem as e:

@@ -1,9 +1,11 @@
 """What each candidate keeps and drops, how far the replay can be trusted, and which candidate to take. Pure.
 
-A **real** clip is kept *from its start* when the candidate's trigger starts an event no later than its
-``pre_roll_s`` after the moment the Pi saw motion begin (the manifest's ``motion_start_s``): the clip it
-would record then still holds that moment. The delay reported is the candidate's first motion frame minus
-the Pi's. A **false alarm** is dropped when the candidate's trigger starts no event in the clip.
+A **real** clip is kept *from its start* when one of the events the candidate's trigger starts covers the
+moment the Pi saw motion begin (the manifest's ``motion_start_s``): the event's clip begins ``pre_roll_s``
+before its first motion frame and lasts until the trigger finishes it, so it still holds that moment. The
+delay reported is that event's first motion frame minus the Pi's (negative: seen earlier); for a real
+event seen only later, the delay of the first event after the Pi's start. A **false alarm** is dropped
+when the candidate's trigger starts no event in the clip.
 
 Clips the replay cannot judge are said and left out: a continuation (a long event's later clip: it has no
 pre-roll; the event is judged by the clip that started it), a clip without the Pi's motion times, and a
@@ -13,7 +15,8 @@ alarm for no merit of the settings).
 
 **Agreement**: on the judged clips recorded with exactly the current settings (the manifest's
 ``settings``), the replay of the current settings should decide what the Pi decided: record the clip from
-its start (by the rule above). The share that does is the agreement; below :data:`MIN_AGREEMENT` no
+the moment the Pi saw motion begin (the rule above, whatever the label). The share that does is the
+agreement; below :data:`MIN_AGREEMENT` no
 candidate is recommended, since the replay is then not a fair stand-in for the Pi. How far the replay's
 event start lies from the Pi's is reported beside it (the replay sees re-encoded frames and a scene
 learned for seconds, not hours, so a nuisance at the edge of the settings may start a little later).
@@ -31,7 +34,7 @@ from typing import Any
 
 from inspector.tuning.candidates import Candidate
 from inspector.tuning.labelled_set import TuneClip
-from inspector.tuning.replayer import ClipReplay, Outcome
+from inspector.tuning.replayer import ClipReplay, Event, Outcome
 from shared.replay import Detection
 from shared.validation import Problem
 
@@ -137,7 +140,7 @@ def _why_not_judged(clip: TuneClip, current: Outcome | None, replay: ClipReplay 
     if clip.problem is not None:
         return clip.problem
     if replay is None or replay.error is not None:
-        return f"the clip cannot be decoded: {replay.error if replay else 'not replayed'}"
+        return f"the clip cannot be replayed: {replay.error if replay else 'not replayed'}"
     m = clip.manifest
     assert m is not None
     if m.continuation_of is not None:
@@ -154,14 +157,19 @@ def _why_not_judged(clip: TuneClip, current: Outcome | None, replay: ClipReplay 
     return None
 
 
+def _covering(o: Outcome, at: float, pre_roll_s: float) -> Event | None:
+    """The event whose clip holds the moment ``at``, if any."""
+    return next((e for e in o.events if e.start_s - pre_roll_s <= at and (e.end_s is None or at <= e.end_s)), None)
+
+
 def _verdict(clip: TuneClip, cand: Candidate, o: Outcome) -> Verdict:
     start = pi_start(clip)
     assert start is not None
-    delay = None if o.event_start_s is None else round(o.event_start_s - start, 3)
-    if clip.label == "real":
-        kept = delay is not None and delay <= cand.detection.trigger.pre_roll_s
-    else:
-        kept = o.recorded
+    covering = _covering(o, start, cand.detection.trigger.pre_roll_s)
+    later = next((e for e in o.events if e.start_s >= start), None)
+    seen = covering or later
+    delay = None if seen is None else round(seen.start_s - start, 3)
+    kept = covering is not None if clip.label == "real" else o.recorded
     return Verdict(clip.key, clip.label, o.recorded, delay, kept)
 
 
@@ -197,8 +205,9 @@ def judge(clips: list[TuneClip], candidates: list[Candidate], replays: dict[str,
         start = pi_start(clip)
         assert start is not None
         if recorded_with(clip) == current and first.judged_from_s is not None and start >= first.judged_from_s:
-            agrees = _verdict(clip, candidates[0], first).kept
-            compared.append(Comparison(clip.key, start, first.event_start_s, agrees))
+            covering = _covering(first, start, current.trigger.pre_roll_s)
+            compared.append(Comparison(clip.key, start, None if covering is None else covering.start_s,
+                                       covering is not None))
         else:
             other_settings += 1
     agreement = Agreement(tuple(compared), other_settings)
@@ -218,6 +227,9 @@ def _recommend(results: list[CandidateResult], agreement: Agreement) -> tuple[Ca
     falses = len(judged) - reals
     if not judged:
         return None, "No labelled clip could be judged: nothing to recommend."
+    if not reals:
+        return None, ("No real event could be judged: without one, the least sensitive candidate would always win. "
+                      "Label some clips with real events (python -m inspector label CLIP real).")
     if agreement.poor:
         assert agreement.ratio is not None
         return None, (f"No recommendation: the replay agrees with the Pi on only {agreement.ratio:.0%} of the clips "

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +26,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from inspector.analysis.result import BadAnalysis, read_analysis
+from inspector.labels import LABELS
 from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
 from shared.bounded_json import RejectedJSON, load_json
 from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
@@ -65,10 +67,16 @@ def _clip_id(v: str) -> str:
     return v
 
 
+def _label(v: str) -> str:
+    if v not in LABELS:
+        raise ValueError(f"must be one of {', '.join(LABELS)}")
+    return v
+
+
 class _Entry(Strict):
     watcher: CameraName
     clip_id: Annotated[str, AfterValidator(_clip_id)]
-    label: Literal["real", "false-alarm"]
+    label: Annotated[str, AfterValidator(_label)]
     note: str = Field("", max_length=500)
 
 
@@ -131,17 +139,17 @@ def from_folder(folder: Path) -> list[TuneClip]:
         doc = validate(_LabelsDoc, load_json(raw, max_bytes=MAX_LABELS_BYTES))
     except (RejectedJSON, Problem) as err:
         raise BadLabelledSet(f"{folder / LABELS_FILE}: {err}") from None
+    seen = set()
+    for i, entry in enumerate(doc.clips):
+        if (entry.watcher, entry.clip_id) in seen:
+            raise BadLabelledSet(f"{folder / LABELS_FILE}: clips[{i}]: {entry.watcher}/{entry.clip_id} is listed twice")
+        seen.add((entry.watcher, entry.clip_id))
     out = []
     for entry in doc.clips:
         video = folder / entry.watcher / f"{entry.clip_id}.mp4"
         manifest, problem = _manifest(video.with_suffix(".json"), entry.clip_id)
         if manifest is not None:
-            try:
-                got = sha256_file(video)
-                if got != (manifest.size, manifest.sha256):
-                    problem = "the clip does not match its manifest (size or sha256)"
-            except OSError as err:
-                problem = f"the clip cannot be read: {err.strerror or err}"
+            problem = _check_clip(video, manifest)
         thumb = video.with_name(f"{entry.clip_id}.thumb.jpg")
         camera = manifest.camera if manifest else parse_clip_id(entry.clip_id).camera
         out.append(TuneClip(entry.watcher, entry.clip_id, camera, entry.label, entry.note, video, manifest,
@@ -149,16 +157,27 @@ def from_folder(folder: Path) -> list[TuneClip]:
     return out
 
 
+def _check_clip(video: Path, manifest: Manifest) -> str | None:
+    """Why an exported clip cannot be replayed (not a regular file, not its manifest's bytes), or None."""
+    try:
+        st = video.lstat()
+        if not stat.S_ISREG(st.st_mode):
+            return "the clip is not a regular file"
+        if st.st_size != manifest.size or sha256_file(video) != (manifest.size, manifest.sha256):
+            return "the clip does not match its manifest (size or sha256)"
+    except OSError as err:
+        return f"the clip cannot be read: {err.strerror or err}"
+    return None
+
+
 def _place(src: Path, dst: Path) -> None:
-    """``dst`` holds ``src``'s bytes, durably: a hard link where it can, else a copy."""
+    """``dst`` holds a copy of ``src``'s bytes, durably (a copy, not a link: editing an exported file must
+    never change the library's)."""
     if dst.exists():
         return
     tmp = dst.with_name(f".{dst.name}.tmp")
     tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
+    shutil.copyfile(src, tmp)
     fsync_file(tmp)
     os.replace(tmp, dst)
 
@@ -166,13 +185,16 @@ def _place(src: Path, dst: Path) -> None:
 def export(clips: list[TuneClip], folder: Path) -> int:
     """Write ``clips`` (each with its manifest and thumbnail) and ``labels.json`` into ``folder``; labels.json
     last, so a folder is complete when it has one. An earlier export there is updated. How many clips."""
+    if folder.exists() and not folder.is_dir():
+        raise BadLabelledSet(f"{folder} is not a folder")
     if folder.exists() and any(folder.iterdir()) and not (folder / LABELS_FILE).is_file():
         raise BadLabelledSet(f"{folder} is not empty and holds no {LABELS_FILE}: not an earlier export")
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for c in clips:
-        if c.problem is not None or check_camera_name(c.watcher):
-            logger.warning("%s: not exported: %s", c.key, c.problem)
+        problem = c.problem or check_camera_name(c.watcher)
+        if problem:
+            logger.warning("%s: not exported: %s", c.key, problem)
             continue
         d = folder / c.watcher
         d.mkdir(exist_ok=True)

@@ -8,6 +8,8 @@ from typing import Any
 from inspector.tuning.judge import Judgement
 from shared.replay import Detection
 
+SCHEMA = 1  # of the JSON document (what the report's tune page reads back)
+
 
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
@@ -17,6 +19,16 @@ def _toml(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     return "[" + ", ".join(_toml(v) for v in value) + "]"
+
+
+def describe(label: str, kept: bool, recorded: bool, delay_s: float | None) -> tuple[bool, str]:
+    """(good?, words) for what a candidate does with one clip: a real event kept (and how late it is seen),
+    missed or late; a false alarm dropped or recorded."""
+    if label == "real":
+        if kept:
+            return True, "kept" + ("" if delay_s is None else f" {delay_s:+.1f} s")
+        return False, "missed" if delay_s is None else f"late {delay_s:+.1f} s"
+    return (False, "recorded") if recorded else (True, "dropped")
 
 
 def config_tables(best: Detection, current: Detection) -> str:
@@ -36,7 +48,7 @@ def config_tables(best: Detection, current: Detection) -> str:
 def to_json(j: Judgement, *, camera: str, source: str, settings_from: str) -> dict[str, Any]:
     cur = j.results[0].detection
     return {
-        "camera": camera, "source": source, "current_settings_from": settings_from,
+        "schema": SCHEMA, "camera": camera, "source": source, "current_settings_from": settings_from,
         "current": cur.to_doc(),
         "agreement": {"ratio": j.agreement.ratio, "offsets_s": j.agreement.offsets,
                       "compared": [c.__dict__ for c in j.agreement.compared],
@@ -83,12 +95,13 @@ def text(j: Judgement, *, camera: str, settings_from: str) -> str:
         mark = "*" if r is j.recommended else " "
         out.append(f"{mark}{r.name:11s} {len(r.real_kept):4d}/{reals:<4d} {len(r.false_dropped):6d}/{falses:<6d} "
                    f"{r.cost_ms:8.2f}  {changes}")
-    for r in j.results:
-        for v in r.verdicts:
-            if v.label == "real":
-                when = "missed" if v.delay_s is None else f"{v.delay_s:+.1f} s"
-                if not v.kept:
-                    out.append(f"  {r.name}: loses {v.clip} (event start {when})")
+    best = j.recommended or j.results[0]
+    shown = [j.results[0]] + ([best] if best is not j.results[0] else [])
+    out.append("")
+    out.append("clip by clip: " + " -> ".join(r.name for r in shown) + " (delay: seen after the Pi saw it begin)")
+    for i, v in enumerate(j.results[0].verdicts):
+        cells = [describe(v.label, r.verdicts[i].kept, r.verdicts[i].recorded, r.verdicts[i].delay_s)[1] for r in shown]
+        out.append(f"  {v.clip} ({v.label}): " + " -> ".join(cells))
     out.append("")
     out.append(j.verdict)
     if j.recommended is not None and j.recommended.changes:

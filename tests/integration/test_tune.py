@@ -134,7 +134,7 @@ def test_tune_keeps_every_person_and_drops_the_nuisances(tmp_path: Path, sshd, r
     # the replay of the Pi's own settings decides what the Pi decided, on every clip
     assert doc["current_settings_from"].startswith("the manifest of pi1/")
     assert doc["agreement"]["ratio"] == 1.0 and len(doc["agreement"]["compared"]) == 6, doc["agreement"]
-    assert max(doc["agreement"]["offsets_s"]) <= 0.5, doc["agreement"]
+    assert max(doc["agreement"]["offsets_s"]) <= 0.2, doc["agreement"]  # measured: 0.0 on every clip
     assert not doc["skipped"]
     by_name = {c["name"]: c for c in doc["candidates"]}
     current = by_name["current"]
@@ -168,6 +168,17 @@ def test_tune_keeps_every_person_and_drops_the_nuisances(tmp_path: Path, sshd, r
     assert "pi1/" not in out["config"] and "min_motion_frames = 6" in out["config"]
     index = checked(tmp_path, library / "report" / "index.html", INDEX_PROBE)
     assert index == {"tuning": ["street"], "href": ["tune/street.html"]}
+    # a damaged or outdated tune result never costs the report: it is left out, the rest is built
+    kept = json.loads((library / "tune" / "street.json").read_text())
+    (library / "tune" / "old.json").write_text(json.dumps(kept | {"schema": 0, "camera": "old"}))
+    (library / "tune" / "bad.json").write_text(json.dumps(kept | {"camera": "bad", "candidates": [{"name": 1}]}))
+    (library / "tune" / "junk.json").write_bytes(b"\xff")
+    r = cli("report", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert checked(tmp_path, library / "report" / "index.html", INDEX_PROBE)["tuning"] == ["street"]
+    assert "the tune page of bad cannot be made" in r.stderr and "old.json is left out" in r.stderr, r.stderr
+    for name in ("old", "bad", "junk"):
+        (library / "tune" / f"{name}.json").unlink()
 
     # the labelled set travels: exported, then tuned from the folder alone, with the same answer
     exported = tmp_path / "set"
@@ -215,8 +226,8 @@ def test_tune_refuses_bad_candidates_and_a_tampered_set(tmp_path: Path, recorded
     # a clip altered after export is said and not replayed; the other is still judged
     victim = folder / "pi1" / f"{entries[0]['clip_id']}.mp4"
     victim.write_bytes(victim.read_bytes()[:-100] + b"\0" * 100)
-    code, doc = tune("--data", str(folder))  # left: the shake, a false alarm the current settings keep
-    assert code == 1 and doc["verdict"].startswith("No candidate drops a false alarm"), doc["verdict"]
+    code, doc = tune("--data", str(folder))  # left: the shake, a false alarm; no real event to keep
+    assert code == 1 and doc["verdict"].startswith("No real event could be judged"), doc["verdict"]
     assert [s["why"] for s in doc["skipped"]] == ["the clip does not match its manifest (size or sha256)"]
     assert len(doc["candidates"][0]["clips"]) == 1
 
@@ -225,6 +236,9 @@ def test_tune_refuses_bad_candidates_and_a_tampered_set(tmp_path: Path, recorded
         {"watcher": "../etc", "clip_id": entries[1]["clip_id"], "label": "real"}]}))
     r = cli("tune", "--data", str(folder))
     assert r.returncode == 78 and "clips[0].watcher" in r.stderr, r.stderr
+    (folder / "labels.json").write_text(json.dumps({"schema": 1, "clips": [entries[1], entries[1]]}))
+    r = cli("tune", "--data", str(folder))
+    assert r.returncode == 78 and "clips[1]: pi1/" in r.stderr and "is listed twice" in r.stderr, r.stderr
     (folder / "labels.json").write_bytes(b"\xff{")
     r = cli("tune", "--data", str(folder))
     assert r.returncode == 78 and "labels.json" in r.stderr, r.stderr

@@ -3,6 +3,7 @@ rules at their boundaries (kept from the start, dropped, not judged, agreement, 
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 from inspector.tuning.candidates import MAX_CANDIDATES, Candidate, build, parse_set, read_grid
 from inspector.tuning.judge import MIN_AGREEMENT, judge
 from inspector.tuning.labelled_set import TuneClip
-from inspector.tuning.replayer import ClipReplay, Outcome
+from inspector.tuning.output import config_tables
+from inspector.tuning.replayer import ClipReplay, Event, Outcome
 from shared.errors import ConfigError
 from shared.manifest import Manifest, parse_manifest
 from shared.replay import Detection
@@ -40,8 +42,10 @@ def clip(n: int, label: str, **kw: object) -> TuneClip:
     return TuneClip("pi1", m.id, "cam1", label, "", Path(f"/nonexistent/{m.id}.mp4"), m, None)
 
 
-def outcome(start: float | None, *, warm: float = 2.0, cpu: float = 0.1) -> Outcome:
-    return Outcome(start is not None, start, None if start is None else start + 0.2, warm, 10, 100, cpu)
+def outcome(start: float | None, *, warm: float = 2.0, cpu: float = 0.1, end: float | None = None,
+            before: tuple[Event, ...] = ()) -> Outcome:
+    """A candidate that starts an event at ``start`` (None: never), after the ``before`` ones."""
+    return Outcome(before + (() if start is None else (Event(start, end),)), warm, 10, 100, cpu)
 
 
 def replays(clips: list[TuneClip], table: list[list[Outcome]]) -> dict[str, ClipReplay]:
@@ -71,7 +75,8 @@ def test_a_candidate_is_validated_like_the_watchers_configuration() -> None:
     for changes, message in (({"detector.shake_px": 9}, "detector.shake_px: must be <= 5"),
                              ({"detector.nope": 1}, "detector.nope: is not a setting"),
                              ({"watcher.camera": "x"}, "must be detector.KEY or trigger.KEY"),
-                             ({"detector.threshold": "6"}, "detector.threshold")):
+                             ({"detector.threshold": "6"}, "detector.threshold"),
+                             ({"detector.warmup_s": 5.0}, "cannot be tuned by replay")):
         with pytest.raises(ConfigError, match=message):
             candidates(changes)
     # a candidate equal to the current settings, or to an earlier one, is tried once
@@ -109,6 +114,17 @@ def test_the_manifest_keeps_the_settings_a_clip_was_recorded_with() -> None:
         Detection.from_doc(m.settings)
 
 
+def test_the_table_to_paste_is_what_the_watcher_reads() -> None:
+    best = CURRENT.with_changes({"detector.min_area": 1e-05, "detector.threshold": 12.5, "trigger.post_roll_s": 2,
+                                 "detector.mask": [[[0.0, 0.0], [0.25, 0.0], [0.25, 1.0]]]})
+    text = config_tables(best, CURRENT)
+    assert "min_area = 1e-05  # was 0.00015" in text and "post_roll_s = 2.0  # was 5.0" in text
+    tables = tomllib.loads(text)
+    assert set(tables) == {"detector", "trigger"}
+    assert Detection.from_doc(tables) == best
+    assert "[trigger]" not in config_tables(CURRENT.with_changes({"detector.shake_px": 2}), CURRENT)
+
+
 # -- judge ------------------------------------------------------------------------------------------------------
 
 def test_a_real_event_is_kept_when_its_start_is_still_in_the_clip() -> None:
@@ -121,6 +137,28 @@ def test_a_real_event_is_kept_when_its_start_is_still_in_the_clip() -> None:
     assert [v.delay_s for v in six.verdicts] == [PRE, -2.0] and six.keeps_every_real
     assert not eight.keeps_every_real and [v.clip for v in eight.real_lost] == [c.key for c in clips]
     assert j.recommended is cur and j.verdict.startswith("Keep the current settings")
+
+
+def test_an_earlier_event_that_ended_does_not_keep_the_real_one() -> None:
+    clips = [clip(1, "real"), clip(2, "real")]
+    noise = (Event(2.1, 2.8),)  # a blip that ended before the Pi saw motion begin at 3.0
+    cands = candidates({"detector.threshold": 6.0})
+    j = judge(clips, cands, replays(clips, [
+        [outcome(3.0), outcome(None, before=noise)],  # the blip only: the event is lost
+        [outcome(3.0), outcome(3.4, before=noise)]]))  # the blip, then the event: kept
+    _, six = j.results
+    assert [(v.recorded, v.kept, v.delay_s) for v in six.verdicts] == [(True, False, None), (True, True, 0.4)]
+    # a candidate still recording from an early start keeps it; so does one that saw it late within the pre-roll
+    j = judge(clips, cands, replays(clips, [[outcome(3.0), outcome(2.2)], [outcome(3.0), outcome(3.0 + PRE + 0.5)]]))
+    assert [(v.kept, v.delay_s) for v in j.results[1].verdicts] == [(True, -0.8), (False, PRE + 0.5)]
+
+
+def test_without_a_judged_real_event_nothing_is_recommended() -> None:
+    clips = [clip(1, "false-alarm"), clip(2, "real", continuation_of="cam1_20260101T115950Z_0001")]
+    cands = candidates({"detector.threshold": 20.0})
+    j = judge(clips, cands, replays(clips, [[outcome(3.0), outcome(None)], [outcome(3.0), outcome(None)]]))
+    assert j.results[1].false_dropped and j.recommended is None
+    assert j.verdict.startswith("No real event could be judged")
 
 
 def test_the_candidate_dropping_most_false_alarms_wins_then_the_fewest_changes() -> None:
@@ -167,7 +205,7 @@ def test_what_cannot_be_judged_is_said_and_left_out() -> None:
     assert "inside the replay's warm-up" in whys[clips[3].key]  # a false alarm too: not dropped for free
     assert "before the clip's first frame" in whys[clips[4].key]
     assert whys[clips[5].key] == "the clip file is missing"
-    assert whys[clips[6].key].startswith("the clip cannot be decoded: decoding failed")
+    assert whys[clips[6].key].startswith("the clip cannot be replayed: decoding failed")
 
 
 def test_poor_agreement_with_the_pi_withholds_the_recommendation() -> None:
@@ -198,8 +236,10 @@ def test_poor_agreement_with_the_pi_withholds_the_recommendation() -> None:
 def test_the_recommendation_keeps_every_real_event_and_no_such_candidate_drops_more(
         rows: list[tuple[bool, list[float | None]]]) -> None:
     clips = [clip(i, "real" if real else "false-alarm", motion_at=2.5) for i, (real, _) in enumerate(rows)]
+    clips.append(clip(20, "real", motion_at=2.5))  # always one real event the candidates all keep
     cands = candidates({"detector.threshold": 5.0}, {"detector.threshold": 6.0}, {"detector.threshold": 7.0})
-    j = judge(clips, cands, replays(clips, [[outcome(s) for s in starts] for _, starts in rows]))
+    j = judge(clips, cands, replays(clips, [[outcome(s) for s in starts] for _, starts in rows]
+                                    + [[outcome(2.5)] * 4]))
     viable = [r for r in j.results if r.keeps_every_real]
     if j.recommended is None:
         assert j.agreement.poor or not viable or not any(r.false_dropped for r in viable)
