@@ -192,6 +192,16 @@ def test_tune_keeps_every_person_and_drops_the_nuisances(tmp_path: Path, sshd, r
     assert [c["real_kept"] for c in doc2["candidates"]] == [c["real_kept"] for c in doc["candidates"]]
     assert [c["false_dropped"] for c in doc2["candidates"]] == [c["false_dropped"] for c in doc["candidates"]]
 
+    # one watcher's clips of the camera: kept apart, on a page of its own
+    code, only = tune("--config", str(cfg), "--camera", "street", "--watcher", "pi1")
+    assert code == 1 and only["candidates"][0]["real_kept"] == 3 and len(only["candidates"]) == 1
+    assert only["verdict"].startswith("No candidate drops a false alarm")  # the current settings alone
+    assert (library / "tune" / "street@pi1.json").is_file()
+    assert checked(tmp_path, library / "report" / "index.html", INDEX_PROBE) == {
+        "tuning": ["street", "street (pi1)"], "href": ["tune/street.html", "tune/street@pi1.html"]}
+    r = cli("tune", "--config", str(cfg), "--camera", "street", "--watcher", "pi2")
+    assert r.returncode == 66 and "no labelled clips of camera street" in r.stderr, r.stderr
+
     # a clip of people labelled a false alarm (the neighbour): no settings drop it and keep the others
     neighbour = next(m for m in live if segment_of(m, segments).name == "people")
     r = cli("label", neighbour.id, "false-alarm", "--note", "the neighbour", "--config", str(cfg))
