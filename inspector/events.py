@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from inspector.catalog import Catalog
 from inspector.pullstats import PullStats
 from inspector.report.model import page_name
-from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, utc_iso
+from shared.manifest import InvalidManifest, Manifest, read_manifest, utc_iso
 from shared.mqtt_message import MqttMessage
 from shared.mqtt_settings import MqttSettings
 from shared.outlets import Outlets
@@ -274,8 +274,7 @@ def _stored_manifest(local_path: str | None) -> Manifest | None:
     if not local_path:
         return None
     try:
-        with open(Path(local_path).with_suffix(".json"), "rb") as f:
-            return parse_manifest(f.read(MAX_MANIFEST_BYTES + 1))
+        return read_manifest(Path(local_path).with_suffix(".json"))
     except (OSError, InvalidManifest):
         return None
 

@@ -277,3 +277,14 @@ def parse_manifest(raw: bytes, *, expected_id: str | None = None) -> Manifest:
     if expected_id is not None and m.id != expected_id:
         raise InvalidManifest(f"id {m.id!r} does not match file name {show(expected_id)}")
     return m
+
+
+def read_manifest(path: Path, *, expected_id: str | None = None) -> Manifest:
+    """The manifest file at ``path``, read with the size cap and parsed: OSError if it cannot be read,
+    InvalidManifest (with the reason) for anything else."""
+    with open(path, "rb") as f:
+        raw = f.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        return parse_manifest(raw, expected_id=expected_id)
+    except RecursionError:  # a last guard: bounded_json caps the depth
+        raise InvalidManifest("nested too deeply") from None

@@ -24,7 +24,7 @@ from inspector.fleet_health import fleet_view
 from inspector.labels import LABELS, Label
 from inspector.library import Library
 from inspector.report.tune_page import TuneResult, load_results
-from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest
+from shared.manifest import InvalidManifest, Manifest, read_manifest
 from shared.naming import InvalidClipId, parse_clip_id
 
 logger = logging.getLogger(__name__)
@@ -153,16 +153,10 @@ def entry(lib: Library, watcher: str, clip_id: str) -> ClipEntry | ProblemEntry:
 def _entry(lib: Library, watcher: str, clip_id: str, clip: Path, rel: Path, video: str | None) -> ClipEntry:
     if video is None:
         raise _Unshowable("the clip file is missing")
-    mpath = clip.with_suffix(".json")
     try:
-        with open(mpath, "rb") as f:
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
+        manifest = read_manifest(clip.with_suffix(".json"), expected_id=clip_id)
     except OSError as e:
         raise _Unshowable(f"its manifest cannot be read: {e.strerror or e}") from None
-    try:
-        manifest = parse_manifest(raw, expected_id=clip_id)
-    except RecursionError:
-        raise _Unshowable("its manifest no longer parses: nested too deeply") from None
     except (InvalidManifest, ValueError) as e:
         raise _Unshowable(f"its manifest no longer parses: {e}") from None
     started = local_time(manifest.started_at)

@@ -29,7 +29,7 @@ from inspector.analysis.result import BadAnalysis, read_analysis
 from inspector.labels import LABELS
 from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
 from shared.bounded_json import RejectedJSON, load_json
-from shared.manifest import MAX_MANIFEST_BYTES, InvalidManifest, Manifest, parse_manifest, sha256_file
+from shared.manifest import InvalidManifest, Manifest, read_manifest, sha256_file
 from shared.naming import check_camera_name, parse_clip_id
 from shared.validation import CameraName, Items, Problem, Strict, validate
 
@@ -87,11 +87,10 @@ class _LabelsDoc(Strict):
 
 def _manifest(path: Path, clip_id: str) -> tuple[Manifest | None, str | None]:
     try:
-        with open(path, "rb") as f:
-            return parse_manifest(f.read(MAX_MANIFEST_BYTES + 1), expected_id=clip_id), None
+        return read_manifest(path, expected_id=clip_id), None
     except OSError as e:
         return None, f"its manifest cannot be read: {e.strerror or e}"
-    except (InvalidManifest, RecursionError, ValueError) as e:
+    except (InvalidManifest, ValueError) as e:
         return None, f"its manifest is invalid: {e}"
 
 

@@ -8,7 +8,12 @@ as the real watcher records them with its defaults. Each configuration runs ``RO
 interleaved; medians are reported, with the load average before the runs (the machine is shared).
 
 ``candidate_clip_s_per_s`` = clip-seconds x candidates / wall seconds: how many seconds of footage one
-candidate's judgement costs, inverted. Run: ``python -m tests.bench tune [--rounds N]``; JSON last.
+candidate's judgement costs, inverted.
+
+Also the replay's agreement with the Pi (what ``tune`` reports, :mod:`inspector.tuning.judge`) on three
+recordings made with the watcher's defaults: the street scene, the synthetic scene (45 s, a walker every
+14 s) and the whole of vtest.avi (people all the time: a long event, so continuations that are not
+judged). Run: ``python -m tests.bench tune [--rounds N]``; JSON last.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from inspector.tuning.candidates import build, parse_set
+from inspector.tuning.judge import judge, recorded_with
 from inspector.tuning.labelled_set import TuneClip
 from inspector.tuning.run import replay_all
 from shared.manifest import parse_manifest
 from shared.replay import Detection
 from tests import street_scene
+from tests.footage import footage_path
 from watcher.config import load_config
 from watcher.pipeline import run_watcher
+from watcher.sources.synthetic import SyntheticSource
 
 CANDIDATES = (1, 4, 16)
 JOBS = (1, 2)
@@ -36,18 +44,32 @@ ROUNDS = 3
 TRIGGER = "[trigger]\npre_roll_s = 3.0\npost_roll_s = 2.0\nmax_clip_s = 30.0\n"
 
 
-def _record(tmp: Path) -> list[TuneClip]:
-    video = tmp / "street.mp4"
-    street_scene.build(video)
-    config = tmp / "watcher.toml"
-    config.write_text(f'[watcher]\ncamera = "street"\ndata_dir = "{tmp / "data"}"\n{TRIGGER}'
-                      f'[source]\nspec = "file:{video}"\n')
-    run_watcher(load_config(str(config)))
+def _clips(recorded: Path) -> list[TuneClip]:
     clips = []
-    for path in sorted((tmp / "data" / "recorded_clips").glob("*.json")):
+    for path in sorted(recorded.glob("*.json")):
         m = parse_manifest(path.read_bytes())
         clips.append(TuneClip("pi1", m.id, m.camera, "real", "", path.with_suffix(".mp4"), m, None))
     return clips
+
+
+def _record(tmp: Path, name: str, spec: str, trigger: str = TRIGGER,
+            source: SyntheticSource | None = None) -> list[TuneClip]:
+    config = tmp / f"{name}.toml"
+    config.write_text(f'[watcher]\ncamera = "{name}"\ndata_dir = "{tmp / name}"\n{trigger}[source]\nspec = "{spec}"\n')
+    run_watcher(load_config(str(config)), source=source)
+    return _clips(tmp / name / "recorded_clips")
+
+
+def _agreement(clips: list[TuneClip]) -> dict[str, Any]:
+    """The replay of the current settings against the Pi's decisions (every clip counts as real here)."""
+    current = recorded_with(clips[0]) or Detection()  # the settings the watcher recorded them with
+    cands = build(current, [], [])
+    j = judge(clips, cands, replay_all(clips, [c.detection for c in cands], jobs=2))
+    a = j.agreement
+    off = a.offsets
+    return {"clips": len(clips), "compared": len(a.compared), "agree": sum(c.agrees for c in a.compared),
+            "ratio": a.ratio, "median_offset_s": statistics.median(off) if off else None,
+            "max_offset_s": max(off) if off else None, "not_judged": [s.why.split(":")[0] for s in j.skipped]}
 
 
 def _candidates(n: int) -> list[Detection]:
@@ -76,7 +98,16 @@ def main(argv: list[str]) -> dict[str, Any]:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        clips = _record(tmp)
+        video = tmp / "street.mp4"
+        street_scene.build(video)
+        clips = _record(tmp, "street", f"file:{video}")
+        agreement = {"street": _agreement(clips),
+                     "synthetic": _agreement(_record(tmp, "synthetic", "synthetic", "", SyntheticSource(
+                         seed=11, duration_s=45.0, first_event_s=2.0, event_period_s=14.0))),
+                     "vtest": _agreement(_record(tmp, "vtest", f"file:{footage_path('vtest.avi')}", ""))}
+        for name, a in agreement.items():
+            print(f"agreement, {name}: {a['agree']}/{a['compared']} of {a['clips']} clips; offsets median "
+                  f"{a['median_offset_s']} s, max {a['max_offset_s']} s; not judged: {a['not_judged']}")
         clip_s = sum(c.manifest.duration_s for c in clips if c.manifest)
         print(f"{len(clips)} clips, {clip_s:.1f} clip-seconds; load average {os.getloadavg()[0]:.2f}")
         walls: dict[tuple[int, int], list[float]] = {}
@@ -94,7 +125,8 @@ def main(argv: list[str]) -> dict[str, Any]:
                         decode_share.append(dec / (dec + cpu))
             for n in (1, 4):
                 rerun.setdefault(n, []).append(_watcher_rerun(clips, _candidates(n), tmp))
-    result: dict[str, Any] = {"clips": len(clips), "clip_s": round(clip_s, 1), "rounds": args.rounds}
+    result: dict[str, Any] = {"clips": len(clips), "clip_s": round(clip_s, 1), "rounds": args.rounds,
+                              "agreement": agreement}
     print(f"{'jobs':>4} {'candidates':>10} {'wall s':>8} {'candidate clip-s/s':>19}")
     for (jobs, n), ws in sorted(walls.items()):
         wall = statistics.median(ws)
