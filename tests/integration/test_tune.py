@@ -26,7 +26,6 @@ from tests.proc import ROOT
 
 GRID = """\
 [detector]
-shake_px = [1, 2]
 relative_threshold = [0.05, 0.15]
 min_area = [0.00015, 0.003]
 [trigger]
@@ -141,7 +140,7 @@ def test_tune_keeps_every_person_and_drops_the_nuisances(tmp_path: Path, sshd, r
     assert current["real_kept"] == 3 and not current["false_dropped"]
     best = by_name[doc["recommended"]]
     assert best["real_kept"] == 3 and len(best["false_dropped"]) == 3 and not best["false_kept"], best
-    # of the candidates that do as well, the one that changes the fewest keys (the others add shake_px = 2)
+    # of the candidates that do as well, the one that changes the fewest keys
     as_good = [c for c in doc["candidates"] if c["keeps_every_real"] and len(c["false_dropped"]) == 3]
     assert best["changes"] == CHOSEN and all(len(c["changes"]) >= len(CHOSEN) for c in as_good), as_good
     assert not doc["undroppable"]
