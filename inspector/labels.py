@@ -74,12 +74,17 @@ def _time_problem(v: str) -> str | None:
     return None
 
 
+# field types of the label's words and its note, for every document that carries a label (labels.json too)
+LabelWord = Literal["real", "false-alarm"]  # LABELS
+Note = Annotated[str, Field(max_length=MAX_NOTE_CHARS), checked_by(_note_problem)]
+
+
 class LabelDoc(Strict):
     """The label file's document (schema 1): the house's strict model, unknown keys refused."""
 
     schema_version: Annotated[int, checked_by(_schema_problem)] = Field(alias="schema")
-    label: Literal["real", "false-alarm"]
-    note: Annotated[str, Field(max_length=MAX_NOTE_CHARS), checked_by(_note_problem)]
+    label: LabelWord
+    note: Note
     labelled_at: Annotated[str, checked_by(_time_problem)]
 
 

@@ -25,10 +25,14 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.errors import AppError, ConfigError
 from shared.manifest import utc_iso
+
+if TYPE_CHECKING:
+    from inspector.tuning.labelled_set import TuneClip
+    from shared.replay import Detection
 
 logger = logging.getLogger("inspector.tune")
 
@@ -51,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _current(args: argparse.Namespace, clips: list[Any]) -> tuple[Any, str]:
+def _current(args: argparse.Namespace, clips: list[TuneClip]) -> tuple[Detection, str]:
     from inspector.tuning.judge import recorded_with
     from shared.config import read_toml, validate_config
     from shared.replay import Detection
@@ -67,7 +71,7 @@ def _current(args: argparse.Namespace, clips: list[Any]) -> tuple[Any, str]:
     return Detection(), "the watcher's defaults (no labelled clip records its settings)"
 
 
-def _clips(args: argparse.Namespace) -> tuple[list[Any], Path | None, str]:
+def _clips(args: argparse.Namespace) -> tuple[list[TuneClip], Path | None, str]:
     from inspector.tuning.labelled_set import BadLabelledSet, from_folder, from_library
 
     if args.data:

@@ -204,15 +204,15 @@ def judge(clips: list[TuneClip], candidates: list[Candidate], replays: dict[str,
             res.frames += o.frames
         start = pi_start(clip)
         assert start is not None
-        if recorded_with(clip) == current and first.judged_from_s is not None and start >= first.judged_from_s:
+        if recorded_with(clip) == current:  # (judged: its Pi start lies after the replay's warm-up)
             covering = _covering(first, start, current.trigger.pre_roll_s)
             compared.append(Comparison(clip.key, start, None if covering is None else covering.start_s,
                                        covering is not None))
         else:
             other_settings += 1
     agreement = Agreement(tuple(compared), other_settings)
-    recommended, verdict = _recommend(results, agreement)
     viable = [r for r in results if r.keeps_every_real]
+    recommended, verdict = _recommend(results, viable, agreement)
     undroppable = [v.clip for v in results[0].verdicts if v.label == "false-alarm"
                    and not any(v.clip in {d.clip for d in r.false_dropped} for r in viable)] if viable else []
     if undroppable and recommended is not None:
@@ -221,7 +221,8 @@ def judge(clips: list[TuneClip], candidates: list[Candidate], replays: dict[str,
     return Judgement(results, agreement, skipped, recommended, verdict, undroppable)
 
 
-def _recommend(results: list[CandidateResult], agreement: Agreement) -> tuple[CandidateResult | None, str]:
+def _recommend(results: list[CandidateResult], viable: list[CandidateResult],
+               agreement: Agreement) -> tuple[CandidateResult | None, str]:
     judged = results[0].verdicts
     reals = sum(v.label == "real" for v in judged)
     falses = len(judged) - reals
@@ -235,7 +236,6 @@ def _recommend(results: list[CandidateResult], agreement: Agreement) -> tuple[Ca
         return None, (f"No recommendation: the replay agrees with the Pi on only {agreement.ratio:.0%} of the clips "
                       f"recorded with the current settings (needs {MIN_AGREEMENT:.0%}), so it is not a fair "
                       "stand-in for the Pi on this camera.")
-    viable = [r for r in results if r.keeps_every_real]
     if not viable:
         return None, (f"None of the {len(results)} candidates keeps every real event from its start "
                       f"({reals} judged); try others, or label again.")

@@ -3,8 +3,9 @@
 An exported folder (``python -m inspector export-labelled DIR``) travels between machines, so it is read
 as untrusted: ``labels.json`` is parsed totally (bounded JSON, a pydantic model; a bad document is a
 :class:`BadLabelledSet` with the reason), every path is built from a checked watcher name and clip id (a
-document cannot name a file outside the folder), and each clip is checked against its manifest (size
-and sha256) before it is replayed::
+document cannot name a file outside the folder), and each clip is checked against its manifest (a regular
+file, not a link; its size, then its sha256) before it is replayed, and decoded at most at the manifest's
+frame size::
 
     DIR/labels.json                      {"schema": 1, "clips": [{"watcher", "clip_id", "label", "note"}]}
     DIR/<watcher>/<clip_id>.mp4          the clip
@@ -21,15 +22,17 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from inspector.analysis.result import BadAnalysis, read_analysis
-from inspector.labels import LABELS
+from inspector.catalog import Catalog
+from inspector.labels import LabelWord, Note
+from inspector.library import Library
 from shared.atomic import atomic_write_bytes, fsync_dir, fsync_file
 from shared.bounded_json import RejectedJSON, load_json
-from shared.manifest import InvalidManifest, Manifest, read_manifest, sha256_file
+from shared.manifest import ClipIdText, InvalidManifest, Manifest, read_manifest, sha256_file
 from shared.naming import check_camera_name, parse_clip_id
 from shared.validation import CameraName, Items, Problem, Strict, validate
 
@@ -62,22 +65,11 @@ class TuneClip:
         return f"{self.watcher}/{self.clip_id}"
 
 
-def _clip_id(v: str) -> str:
-    parse_clip_id(v)
-    return v
-
-
-def _label(v: str) -> str:
-    if v not in LABELS:
-        raise ValueError(f"must be one of {', '.join(LABELS)}")
-    return v
-
-
 class _Entry(Strict):
     watcher: CameraName
-    clip_id: Annotated[str, AfterValidator(_clip_id)]
-    label: Annotated[str, AfterValidator(_label)]
-    note: str = Field("", max_length=500)
+    clip_id: ClipIdText
+    label: LabelWord
+    note: Note = ""
 
 
 class _LabelsDoc(Strict):
@@ -106,9 +98,6 @@ def _thumb(clip: Path) -> Path | None:
 def from_library(root: Path, camera: str | None, watcher: str | None) -> list[TuneClip]:
     """The library's labelled clips of ``camera`` (and ``watcher``), oldest first, where the library's layout
     puts them (so a library moved elsewhere still works)."""
-    from inspector.catalog import Catalog
-    from inspector.library import Library
-
     lib = Library(root)
     cat = Catalog(lib.catalog_path)
     try:
