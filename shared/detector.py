@@ -58,6 +58,9 @@ _SPECK = np.ones((2, 2), np.uint8)  # opening with this removes single-pixel spe
 _KERNEL = np.ones((3, 3), np.uint8)
 _ONSET_S = 0.5  # a scene change is a jump in the foreground fraction within this time
 _REFRESH_S = 0.25  # period of the slow updates (noise level, shake bounds, absorbing stale foreground)
+# Every manifest carries the settings (shared.manifest caps a manifest at 64 KiB): this many points of
+# the longest floats, indented, take ~25 KB. A hand-drawn mask needs a few dozen.
+MAX_MASK_POINTS = 256
 
 
 def _bounds(default: float, low: float, high: float, text: str) -> Any:
@@ -89,6 +92,9 @@ class DetectorSettings(Strict):
     @field_validator("mask")
     @classmethod
     def _check_mask(cls, mask: tuple[Polygon, ...]) -> tuple[Polygon, ...]:
+        points = sum(len(poly) for poly in mask)
+        if points > MAX_MASK_POINTS:
+            raise ValueError(f"{points} points in all, over the cap of {MAX_MASK_POINTS}: simplify the polygons")
         for i, poly in enumerate(mask):
             if len(poly) < 3:
                 raise ValueError(f"polygon {i} needs at least 3 points")
@@ -139,6 +145,7 @@ class MotionDetector:
     _fg1: np.ndarray
     _fg2: np.ndarray
     _damped_c: np.ndarray  # the last frame's damped block ratios
+    _threshold: np.ndarray  # per pixel, float32
     _candidates: list[tuple[int, int, int, int]]
     _changed: list[tuple[float, float]]  # (t, foreground fraction) over the last _ONSET_S
 
@@ -175,9 +182,9 @@ class MotionDetector:
         # residual: how far the frame lies outside the relit background's min..max over the shake
         # neighbourhood. A clipped pixel may look darker than it is (lo is capped at the clip level);
         # a clipped background may be brighter than it looks (hi is infinite there).
-        lo = cv2.min(cv2.multiply(self._bg_lo, gain), _SATURATED)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
+        lo = cv2.min(cv2.multiply(self._bg_lo, gain), _SATURATED)
         hi = cv2.multiply(self._bg_hi, gain)
-        residual = cv2.max(cv2.max(cv2.subtract(cur, hi), cv2.subtract(lo, cur)), 0.0)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
+        residual = cv2.max(cv2.max(cv2.subtract(cur, hi), cv2.subtract(lo, cur)), 0.0)
         threshold = cv2.scaleAdd(cur, s.relative_threshold, self._threshold)
         fg = cv2.bitwise_and(cv2.compare(residual, threshold, cv2.CMP_GT), self._valid)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _SPECK)
@@ -273,8 +280,8 @@ class MotionDetector:
         elapsed, self._refreshed, self._refresh_at = t - self._refreshed, t, t + _REFRESH_S
         # how long each pixel has been changed without a break; what stays put too long is background
         age = np.zeros_like(self._age)
-        cv2.add(self._age, elapsed, dst=age, mask=moving)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
-        stale = cv2.compare(age, s.absorb_s, cv2.CMP_GT)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
+        cv2.add(self._age, elapsed, dst=age, mask=moving)
+        stale = cv2.compare(age, s.absorb_s, cv2.CMP_GT)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operand
         if not warming and cv2.countNonZero(stale):
             cv2.copyTo(cur, stale, self._bg)
             age[stale > 0] = 0.0
@@ -282,7 +289,7 @@ class MotionDetector:
         # noise level: running mean square of the residual where nothing moves
         beta = 1.0 - math.exp(-elapsed / max(tau, 1e-3))
         cv2.accumulateWeighted(cv2.multiply(residual, residual), self._var, beta, cv2.bitwise_not(moving))
-        self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)  # type: ignore[call-overload]  # cv2's stubs lack its scalar operands
+        self._threshold = cv2.max(cv2.sqrt(self._var) * s.threshold, s.min_threshold)
         self._bg_c = _coarse(self._bg, self._levels)
         if s.shake_px:
             self._bg_lo = cv2.erode(self._bg, self._shake_kernel)

@@ -158,8 +158,9 @@ def test_a_clip_over_its_cpu_cap_fails_then_is_quarantined_after_three_tries(tmp
     src = tmp_path / "src"
     src.mkdir()
     lib = Lib(tmp_path / "library")
-    heavy = lib.add(craft_mp4(src / "heavy.mp4", [(1280, 720, 150)], fps=30), width=1280, height=720,
-                    frames=150, fps=30.0)  # ~5 s of CPU to analyze here
+    # ~5 s of CPU to analyze here with OpenCV 5 (1.8 s for 150 frames, 2.8 s for 300), more with 4.x: well over the cap
+    heavy = lib.add(craft_mp4(src / "heavy.mp4", [(1280, 720, 600)], fps=30), width=1280, height=720,
+                    frames=600, fps=30.0)
     good = lib.add(craft_mp4(src / "good.mp4", [(320, 180, 15)]), width=320, height=180, frames=15)
     limits = AnalysisLimits(cpu_base_s=2.0, cpu_s_per_media_s=0.0, cpu_ns_per_pixel=0.0)  # every clip: 2 s of CPU
     t0 = time.monotonic()

@@ -16,8 +16,10 @@ from inspector.tuning.judge import MIN_AGREEMENT, judge
 from inspector.tuning.labelled_set import TuneClip
 from inspector.tuning.output import config_tables
 from inspector.tuning.replayer import ClipReplay, Event, Outcome
+from shared.config import validate_config
+from shared.detector import MAX_MASK_POINTS, DetectorSettings
 from shared.errors import ConfigError
-from shared.manifest import Manifest, parse_manifest
+from shared.manifest import MAX_MANIFEST_BYTES, Manifest, parse_manifest
 from shared.replay import Detection
 from shared.validation import Problem
 
@@ -112,6 +114,17 @@ def test_the_manifest_keeps_the_settings_a_clip_was_recorded_with() -> None:
     m = parse_manifest(manifest(1).model_copy(update={"settings": doc}).to_json())
     with pytest.raises(Problem, match=r"detector\.new_key"):
         Detection.from_doc(m.settings)
+
+
+def test_the_largest_mask_the_watcher_accepts_keeps_its_manifests_well_under_the_cap() -> None:
+    # the longest floats JSON writes (~25 KB in all); a mask with more points is a configuration error naming the key
+    point = [0.12345678901234568, 0.9876543210987654]
+    polygons = [[point] * 4] * (MAX_MASK_POINTS // 4)
+    raw = manifest(1, settings=CURRENT.with_changes({"detector.mask": polygons})).to_json()
+    assert len(raw) < MAX_MANIFEST_BYTES / 2
+    assert len(parse_manifest(raw).settings["detector"]["mask"]) == MAX_MASK_POINTS // 4
+    with pytest.raises(ConfigError, match=rf"detector\.mask: {MAX_MASK_POINTS + 3} points in all, over the cap"):
+        validate_config(DetectorSettings, {"mask": [*polygons, [point] * 3]}, "w.toml", prefix="detector")
 
 
 def test_the_table_to_paste_is_what_the_watcher_reads() -> None:
