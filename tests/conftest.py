@@ -30,6 +30,7 @@ INSPECTOR_TESTS = frozenset({
     "unit/test_sftp_wire.py",
     "unit/test_ssh_command.py",
     "unit/test_tune_rules.py",
+    "unit/test_tune_page.py",
     "integration/test_analysis.py",
     "integration/test_analysis_limits.py",
     "integration/test_bench_transfer.py",  # through tests.bench.transfer

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             print("catalog rebuilt: " + (", ".join(f"{k}={v}" for k, v in sorted(rep.states.items())) or "no clips")
                   + f" ({rep.bytes_hashed} bytes verified in {rep.seconds:.1f} s)")
             print(f"old catalog kept as {rep.aside}" if rep.aside else "there was no old catalog")
+            print(f"labels restored: {rep.labels}")
+            for line in rep.bad_labels:
+                print(f"label NOT restored: {line} (label the clip again)")
             for b in rep.quarantined_now:
                 print(f"quarantined {b.watcher}/{b.clip_id}: {b.reason}")
             for b in rep.left_untrusted:

@@ -123,8 +123,12 @@ def tune_html(r: TuneResult, clip_pages: dict[str, str], up: str, page_of: Any) 
                + "".join(f"<th>{escape(c['name'])}</th>" for c in shown) + "</tr>")
     for i, v in enumerate(cands[0]["clips"]):
         key = str(v["clip"])
-        thumb = (f'<img class="thumb" src="{up}{quote(thumbs[key])}" alt="{escape(key)}" width="160">'
-                 if key in thumbs else '<span class="muted">no thumbnail</span>')
+        if key not in clip_pages:  # removed since (retention, quarantine): its thumbnail went with it
+            thumb = '<span class="muted">no longer in the library</span>'
+        elif key in thumbs:
+            thumb = f'<img class="thumb" src="{up}{quote(thumbs[key])}" alt="{escape(key)}" width="160">'
+        else:
+            thumb = '<span class="muted">no thumbnail</span>'
         name = escape(key)
         link = f'<a href="../{quote(clip_pages[key])}">{name}</a>' if key in clip_pages else name
         cells = "".join('<td class="{}">{}</td>'.format(*_cell(c["clips"][i])) for c in shown)

@@ -169,6 +169,9 @@ def test_rebuild_restores_labels_from_their_files_and_reports_a_corrupt_one(pull
     assert after == {**before_labels, ("pi2", c.stem): crashed}
     assert rows(library)[("pi1", d.stem)] == before_rows[("pi1", d.stem)], "the clip itself is restored as it was"
     assert label_path(d).read_bytes().startswith(b'{"schema": 1'), "the corrupt file is left alone"
+    text = inspector("catalog", "rebuild", "--config", str(cfg))  # what a person reads says so too
+    assert text.returncode == 0 and "labels restored: 3" in text.stdout, text.stdout + text.stderr[-3000:]
+    assert f"label NOT restored: {bad} (label the clip again)" in text.stdout
 
     assert label(cfg, str(d), "real")[0] == 0  # labelled again: the file is whole, everything agrees
     check = inspector("catalog", "check", "--config", str(cfg))
