@@ -117,9 +117,11 @@ class Second:
 
 
 def per_second(steps: list[Step]) -> list[Second]:
+    groups: dict[int, list[Step]] = {}
+    for st in steps:  # one pass: a long recording has many steps and many seconds
+        groups.setdefault(int(st.t), []).append(st)
     out: list[Second] = []
-    for s in sorted({int(st.t) for st in steps}):
-        group = [st for st in steps if int(st.t) == s]
+    for s, group in sorted(groups.items()):
         out.append(Second(s, len(group), sum(st.motion for st in group), max(st.score for st in group),
                           max(st.boxes for st in group), any(st.learning for st in group), group[-1].state,
                           tuple(a for st in group for a in st.actions)))
