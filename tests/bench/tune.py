@@ -94,7 +94,7 @@ def _watcher_rerun(clips: list[TuneClip], candidates: list[Detection], tmp: Path
 
 def main(argv: list[str]) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m tests.bench tune")
-    p.add_argument("--rounds", type=int, default=ROUNDS)
+    p.add_argument("--rounds", type=int, default=ROUNDS, help="timed rounds; 0: measure the agreement only")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -127,7 +127,8 @@ def main(argv: list[str]) -> dict[str, Any]:
                 rerun.setdefault(n, []).append(_watcher_rerun(clips, _candidates(n), tmp))
     result: dict[str, Any] = {"clips": len(clips), "clip_s": round(clip_s, 1), "rounds": args.rounds,
                               "agreement": agreement}
-    print(f"{'jobs':>4} {'candidates':>10} {'wall s':>8} {'candidate clip-s/s':>19}")
+    if walls:
+        print(f"{'jobs':>4} {'candidates':>10} {'wall s':>8} {'candidate clip-s/s':>19}")
     for (jobs, n), ws in sorted(walls.items()):
         wall = statistics.median(ws)
         rate = clip_s * n / wall
@@ -141,6 +142,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         print(f"watcher re-run, {n} candidate(s): {wall:.2f} s, {clip_s * n / wall:.1f} candidate clip-s/s; "
               f"tune (1 job) is {result[f'tune_vs_watcher_rerun_cand{n}']}x faster")
     result["decode_share_1_candidate"] = round(statistics.median(decode_share), 3) if decode_share else None
-    result["scaling_16_vs_1_candidate"] = round(result["jobs1_cand16_wall_s"] / result["jobs1_cand1_wall_s"], 2)
-    result["scaling_2_jobs_vs_1_at_16"] = round(result["jobs1_cand16_wall_s"] / result["jobs2_cand16_wall_s"], 2)
+    if walls:  # --rounds 0: the agreement only
+        result["scaling_16_vs_1_candidate"] = round(result["jobs1_cand16_wall_s"] / result["jobs1_cand1_wall_s"], 2)
+        result["scaling_2_jobs_vs_1_at_16"] = round(result["jobs1_cand16_wall_s"] / result["jobs2_cand16_wall_s"], 2)
     return result
