@@ -24,13 +24,20 @@ def test_two_concurrent_pulls_store_each_clip_once(tmp_path: Path, sshd) -> None
     first_id = min(made)
     library = tmp_path / "library"
     with LinkProxy(("127.0.0.1", sshd.port), delay_s=0.005, bytes_per_s=12e6) as link:
-        cfg = write_config_with(tmp_path / "i.toml", library,
-                                [via_port(sshd, sshd.watcher_toml("pi1", remote, io_timeout_s=30), link.port)])
-        a = Pull.start(cfg, "--log-level", "DEBUG")
-        # the first process is inside its first download (a .part locked and partly written): start the second
+        # the first process over the slow link, the second straight to sshd: the same library and watcher
+        cfg_a = write_config_with(tmp_path / "a.toml", library,
+                                  [via_port(sshd, sshd.watcher_toml("pi1", remote, io_timeout_s=120), link.port)])
+        cfg_b = write_config_with(tmp_path / "b.toml", library, [sshd.watcher_toml("pi1", remote, io_timeout_s=30)])
+        a = Pull.start(cfg_a, "--log-level", "DEBUG")
+        # the first process is inside its first download (a .part locked and partly written): its link stalls
+        # there while the second runs from start to end, so the second meets the clips the first is downloading
+        # however fast either process is (a race otherwise: under load the first finished before the second
+        # had listed the clips)
         a.wait_for(lambda line: f"{first_id}: " in line and re.search(r": \d+/\d+ bytes$", line) is not None)
-        b = Pull.start(cfg, "--log-level", "DEBUG")
+        link.freeze()
+        b = Pull.start(cfg_b, "--log-level", "DEBUG")
         b.finish()
+        link.thaw()
         a.finish()
     logs = {"a": a, "b": b}
     for name, p in logs.items():
